@@ -1,0 +1,36 @@
+# rnnkit — quick start: `make demo` then `make test`. Each sets up .venv on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip
+
+.PHONY: setup demo test test-slow lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt scripts/setup_data.sh
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt "torch==2.13.0"
+	$(PIP) install -q -c constraints.txt -e ".[all,dev]"
+	bash scripts/setup_data.sh $(BIN)/python
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m rnnkit demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -m "not slow and not gpu" -n 2 tests
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m "slow" tests
+
+bench: $(STAMP)
+	$(BIN)/python -m rnnkit bench
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

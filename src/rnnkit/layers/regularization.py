@@ -1,0 +1,46 @@
+"""Recurrent regularisers, sampled once per call so every kernel sees the same randomness.
+
+* Variational (recurrent) dropout, Gal & Ghahramani 2016: one mask per sequence on
+  ``h_{t-1}`` where it enters the recurrent product, ``m ~ Bernoulli(1-p) / (1-p)``.
+* Zoneout, Krueger et al. 2017: each state unit keeps its previous value with probability p,
+  ``s_t = d_t ⊙ s_{t-1} + (1 - d_t) ⊙ s̃_t`` with ``d_t ~ Bernoulli(p)`` in training and
+  ``d_t = p`` (the expectation) in evaluation.
+
+Masks are drawn from torch's global generator in a fixed order (recurrent dropout, then
+zoneout per state tensor), so a seed fixes them whichever kernel runs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["check_probability", "recurrent_dropout_mask", "zoneout_weights"]
+
+
+def check_probability(where: str, name: str, p: float) -> float:
+    """Validate a drop/zone probability in [0, 1)."""
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= float(p) < 1.0:
+        raise ValueError(f"{where}: expected {name} in [0, 1), got {p!r}. "
+                         f"Use a probability such as {name}=0.1 (0 disables it).")
+    return float(p)
+
+
+def recurrent_dropout_mask(p: float, batch: int, size: int, ref: Tensor,
+                           training: bool) -> Tensor | None:
+    """(B, size) scaled Bernoulli keep-mask, or None when inactive."""
+    if not training or p == 0.0:
+        return None
+    keep = torch.empty(batch, size, device=ref.device, dtype=ref.dtype).bernoulli_(1.0 - p)
+    return keep / (1.0 - p)
+
+
+def zoneout_weights(p: float, steps: int, batch: int, sizes: tuple[int, ...], ref: Tensor,
+                    training: bool) -> tuple | None:
+    """Keep-old weights per state tensor: (T, B, S_k) Bernoulli(p) masks, or p in evaluation."""
+    if p == 0.0:
+        return None
+    if not training:
+        return tuple(p for _ in sizes)
+    return tuple(torch.empty(steps, batch, s, device=ref.device, dtype=ref.dtype).bernoulli_(p)
+                 for s in sizes)
