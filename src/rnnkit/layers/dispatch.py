@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rnnkit.kernels import builtin
 from rnnkit.kernels.base import DirectionRun, Kernel
-from rnnkit.kernels.reference import REFERENCE
 
 __all__ = [
     "DIRECTION_KERNELS",
@@ -24,8 +24,8 @@ __all__ = [
     "register_kernel",
 ]
 
-DIRECTION_KERNELS: list[Kernel] = [REFERENCE]
-STACK_KERNELS: list[Kernel] = []
+DIRECTION_KERNELS: list[Kernel] = sorted(builtin.DIRECTION, key=lambda k: -k.priority)
+STACK_KERNELS: list[Kernel] = sorted(builtin.STACK, key=lambda k: -k.priority)
 
 
 def register_kernel(kernel: Kernel, level: str = "direction") -> None:
