@@ -258,8 +258,8 @@ class TextCorpus:
                 f"got valid_frac={valid_frac}, test_frac={test_frac}."
             )
         n = len(self.text)
-        test_start = n - int(round(n * test_frac))
-        valid_start = test_start - int(round(n * valid_frac))
+        test_start = n - round(n * test_frac)
+        valid_start = test_start - round(n * valid_frac)
         return self.text[:valid_start], self.text[valid_start:test_start], self.text[test_start:]
 
 

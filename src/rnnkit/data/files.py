@@ -129,7 +129,8 @@ def load_series_csv(path: str | Path, target: str | Sequence[str] | None = None,
     check_finite(values, cols, where)
     return SeriesData(values=values, columns=tuple(map(str, cols)),
                       target_cols=tuple(map(str, targets)),
-                      covariate_cols=tuple(map(str, covariates)), future_cols=tuple(map(str, future)),
+                      covariate_cols=tuple(map(str, covariates)),
+                      future_cols=tuple(map(str, future)),
                       time_index=time_index, freq=freq, season=season, name=Path(path).stem)
 
 
@@ -137,7 +138,7 @@ def _split_indices(n: int, test_frac: float, seed: int) -> tuple[np.ndarray, np.
     if not 0 < test_frac < 1:
         raise ValueError(f"load_classification_csv: expected 0 < test_frac < 1, got {test_frac}.")
     perm = np.random.default_rng(seed).permutation(n)
-    n_test = max(1, int(round(n * test_frac)))
+    n_test = max(1, round(n * test_frac))
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 

@@ -160,7 +160,7 @@ def format_datasets(task: str | None = None) -> str:
     """A plain-text table of :func:`list_datasets` (name, task, size, source, licence)."""
     rows = list_datasets(task)
     cols = ("name", "task", "size", "source", "licence")
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols[:3]}
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols[:4]}
     lines = ["  ".join(c.ljust(widths.get(c, 0)) for c in cols).rstrip()]
     for r in rows:
         lines.append("  ".join(r[c].ljust(widths.get(c, 0)) for c in cols).rstrip())

@@ -11,7 +11,7 @@ line: channels separated by ``:``, values by ``,``, the class label last::
     1,2,3:0.5,0.5,?:up
 
 Missing values are written ``?`` and read as NaN. Variable-length cases are right-padded when
-stacked (see :func:`pad_sequences`). Timestamped values ``(t,v)`` are not supported.
+stacked (see :func:`stack_padded`). Timestamped values ``(t,v)`` are not supported.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from rnnkit.data.containers import SequenceClassData
 from rnnkit.data.missing import check_finite, fill_missing
 
-__all__ = ["TsFile", "load_ts_classification", "pad_sequences", "read_ts"]
+__all__ = ["TsFile", "load_ts_classification", "read_ts", "stack_padded"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +124,7 @@ def _parse_case(line: str, header: dict[str, str], where: str) -> tuple[np.ndarr
     return x, label
 
 
-def pad_sequences(series: list[np.ndarray], dtype: type = np.float32,
+def stack_padded(series: list[np.ndarray], dtype: type = np.float32,
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Stack ``[T_i, C]`` arrays into a right-zero-padded ``[N, T_max, C]`` array and lengths.
 
@@ -132,7 +132,7 @@ def pad_sequences(series: list[np.ndarray], dtype: type = np.float32,
         ``(X [N, T_max, C], lengths [N] int64)``.
     """
     if not series:
-        raise ValueError("pad_sequences: expected at least one sequence, got none.")
+        raise ValueError("stack_padded: expected at least one sequence, got none.")
     lengths = np.array([len(s) for s in series], dtype=np.int64)
     X = np.zeros((len(series), int(lengths.max()), series[0].shape[1]), dtype=dtype)
     for i, s in enumerate(series):
@@ -179,7 +179,7 @@ def load_ts_classification(train_path: str | Path, test_path: str | Path,
             check_finite(s, [f"dim_{j} of case {i}" for j in range(s.shape[1])],
                          f"load_ts_classification({split})")
             series.append(s)
-        X, lengths = pad_sequences(series)
+        X, lengths = stack_padded(series)
         out[split] = (X, np.array([index[lab] for lab in f.labels]), lengths)
     return SequenceClassData(
         X_train=out["train"][0], y_train=out["train"][1], lengths_train=out["train"][2],
