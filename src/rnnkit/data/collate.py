@@ -27,7 +27,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["BucketBatchSampler", "PaddedBatch", "SeededBatchSampler", "pad_collate", "pad_sequences"]
+__all__ = [
+    "BucketBatchSampler",
+    "PaddedBatch",
+    "SeededBatchSampler",
+    "pad_collate",
+    "pad_sequences",
+]
 
 
 class PaddedBatch(NamedTuple):
@@ -55,7 +61,9 @@ def pad_sequences(seqs: Sequence[torch.Tensor], padding_value: float = 0.0) -> t
                 f"pad_sequences: expected every sequence to have trailing shape {tuple(trailing)}, "
                 f"got {tuple(s.shape[1:])} for item {i}. Only the first (time) dimension may vary."
             )
-    return torch.nn.utils.rnn.pad_sequence(list(seqs), batch_first=True, padding_value=padding_value)
+    return torch.nn.utils.rnn.pad_sequence(
+        list(seqs), batch_first=True, padding_value=padding_value
+    )
 
 
 def _as_tensor(v: Any) -> torch.Tensor:
@@ -93,7 +101,7 @@ def pad_collate(
     ys = [_as_tensor(it[1]) for it in items]
     per_step = all(y.dim() >= 1 and y.shape[0] == x.shape[0] for x, y in zip(xs, ys))
     ragged = len({tuple(y.shape) for y in ys}) > 1
-    if per_step and (ragged or ys[0].dim() >= 1 and inputs.shape[1] == ys[0].shape[0]):
+    if per_step and (ragged or (ys[0].dim() >= 1 and inputs.shape[1] == ys[0].shape[0])):
         targets = pad_sequences(ys, target_padding_value)
     else:
         targets = torch.stack(ys)
