@@ -96,6 +96,14 @@ class Trainer:
         self.collate_fn = collate_fn
         self.dist = DistContext()
         self.device = torch.device("cpu")
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.model: nn.Module | None = None
+        self.callbacks = CallbackList([])
+        self._loss_fn: Callable | None = None
+        self._metrics: dict[str, Callable] | None = None
+        self._reset_run_state()
+
+    def _reset_run_state(self) -> None:
         self.history: list[dict[str, Any]] = []
         self.global_step = 0
         self.skipped_steps = 0
@@ -108,11 +116,6 @@ class Trainer:
         self.last_batch_size = 0
         self.last_checkpoint: Path | None = None
         self.batches_per_epoch: int | None = None
-        self.optimizer: torch.optim.Optimizer | None = None
-        self.model: nn.Module | None = None
-        self.callbacks = CallbackList([])
-        self._loss_fn: Callable | None = None
-        self._metrics: dict[str, Callable] | None = None
         self._carried: Any = None
         self._pending = 0
         self._window_bad = False
@@ -163,6 +166,7 @@ class Trainer:
             ``val_*``, ``lr``, ``grad_norm``, ``skipped_steps``, ``time_s``).
         """
         cfg = self.config
+        self._reset_run_state()
         self.dist = init_distributed(cfg.device)
         self.device = self._resolve_device()
         seed_everything(cfg.seed)
