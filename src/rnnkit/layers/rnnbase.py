@@ -237,7 +237,8 @@ class RNNBase(nn.Module):
             x, lengths, batched, _ = self._prepare_input(input, lengths)
             hx = self._prepare_state(None, x, batched)
             where = type(self).__name__
-            stack = dispatch.choose(where, "stack", StackRun(self, x, hx, lengths), "auto")
+            srun = StackRun(self, x, hx, lengths)
+            stack = dispatch.choose(where, "stack", srun, "auto")
             if stack is not None and self.impl in ("auto", stack.name):
                 return stack
             rec = self._layers[0][0]
@@ -246,7 +247,7 @@ class RNNBase(nn.Module):
             impl = self.impl if self.impl in {k.name for k in dispatch.DIRECTION_KERNELS} else "auto"
             choice = dispatch.choose(where, "direction", run, impl, False)
             if stack is None:
-                reasons = {k.name: k.why_not(run) for k in dispatch.STACK_KERNELS}
+                reasons = {k.name: k.why_not(srun) for k in dispatch.STACK_KERNELS}
                 choice.reasons = {**reasons, **choice.reasons}
             return choice
 

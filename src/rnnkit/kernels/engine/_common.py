@@ -1,0 +1,43 @@
+"""Helpers shared by the engine's cell families."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["final_rows", "mask_at", "needs_grad", "sig_bwd", "split_zoneout", "tanh_bwd"]
+
+_aten = torch.ops.aten
+
+
+def sig_bwd(grad: Tensor, out: Tensor, dest: Tensor) -> Tensor:
+    """``dest = grad * out * (1 - out)`` (derivative through a sigmoid), one kernel."""
+    return _aten.sigmoid_backward.grad_input(grad, out, grad_input=dest)
+
+
+def tanh_bwd(grad: Tensor, out: Tensor, dest: Tensor) -> Tensor:
+    """``dest = grad * (1 - out²)`` (derivative through a tanh), one kernel."""
+    return _aten.tanh_backward.grad_input(grad, out, grad_input=dest)
+
+
+def mask_at(z, t: int, n: int):
+    """Zoneout keep-weights of step t for the running prefix: a (n, S) tensor or a float."""
+    return z[t, :n] if isinstance(z, Tensor) else z
+
+
+def split_zoneout(zoneout, k: int):
+    """The zoneout weights of state tensor k, or None."""
+    return None if zoneout is None else zoneout[k]
+
+
+def final_rows(seq: Tensor, lengths: Tensor | None) -> Tensor:
+    """(T, B, S) time-major sequence -> (B, S) value at each sequence's last valid step."""
+    if lengths is None:
+        return seq[-1].clone()
+    B = seq.shape[1]
+    return seq[lengths.to(seq.device) - 1, torch.arange(B, device=seq.device)]
+
+
+def needs_grad(*tensors) -> bool:
+    return torch.is_grad_enabled() and any(
+        isinstance(t, Tensor) and t.requires_grad for t in tensors)

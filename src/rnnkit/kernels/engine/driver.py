@@ -1,0 +1,95 @@
+"""The engine's Kernel record: eligibility, and the batch plumbing around the fused loops.
+
+Ragged batches are sorted by length so that the running sequences at step t are the prefix
+``[:n_t]``; reverse runs flip each sequence's valid part first (as the reference loop does).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rnnkit.cells.elman import ElmanCell
+from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.lstm import LSTMCell
+from rnnkit.functional.masking import reverse_padded
+from rnnkit.kernels.base import DirectionRun, Kernel
+from rnnkit.kernels.engine import elman, gru, lstm
+
+__all__ = ["ENGINE", "engine_why_not", "run_engine"]
+
+_FAMILIES = {LSTMCell: lstm.run_lstm, GRUCell: gru.run_gru, ElmanCell: elman.run_elman}
+_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+def _overrides(cell, base) -> bool:
+    """True when a subclass replaced the math (then only the reference knows what it does)."""
+    return any(getattr(type(cell), name) is not getattr(base, name)
+               for name in ("step", "project_input"))
+
+
+def engine_why_not(run: DirectionRun) -> str | None:
+    """None when the engine can run ``run``, else the reason."""
+    base = next((b for b in _FAMILIES if isinstance(run.cell, b)), None)
+    if base is None:
+        return (f"{type(run.cell).__name__} is a user cell; the engine runs rnnkit's LSTMCell, "
+                f"GRUCell and ElmanCell (user cells run on the reference loop).")
+    if _overrides(run.cell, base):
+        return (f"{type(run.cell).__name__} overrides step/project_input of {base.__name__}; "
+                f"its math may differ from the engine's.")
+    if run.x.dtype not in _DTYPES:
+        return f"dtype {run.x.dtype} is not a floating type the engine supports."
+    if run.x.shape[0] == 0 or run.x.shape[1] == 0:
+        return "empty input."
+    return None
+
+
+def _batch_sizes(lengths: Tensor | None, B: int, T: int) -> list[int]:
+    if lengths is None:
+        return [B] * T
+    counts = torch.bincount(lengths.clamp(max=T).cpu(), minlength=T + 1)
+    # n_t = #{b : lengths[b] > t}
+    return (counts.flip(0).cumsum(0).flip(0)[1:]).tolist()
+
+
+def run_engine(run: DirectionRun):
+    """Project, sort, run the fused family loop, unsort; returns (y (B, T, P), state)."""
+    cell, lengths = run.cell, run.lengths
+    B, T = run.x.shape[0], run.x.shape[1]
+    if lengths is not None and bool((lengths >= T).all()):
+        lengths = None
+    lens0 = lengths
+    xp = cell.project_input(run.x)
+    if run.reverse:
+        xp = reverse_padded(xp, lengths)
+    state, rec_mask, zoneout = tuple(run.state), run.rec_mask, run.zoneout
+    perm = inv = None
+    if lengths is not None:
+        perm = torch.argsort(lengths, descending=True, stable=True)
+        inv = torch.argsort(perm)
+        xp = xp.index_select(0, perm)
+        state = tuple(s.index_select(0, perm) for s in state)
+        rec_mask = None if rec_mask is None else rec_mask.index_select(0, perm)
+        if zoneout is not None:
+            zoneout = tuple(z.index_select(1, perm) if isinstance(z, Tensor) else z
+                            for z in zoneout)
+        lengths = lengths.index_select(0, perm)
+    sizes = _batch_sizes(lengths, B, T)
+    y, state = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))](
+        cell, xp, state, sizes, lengths, rec_mask, zoneout)
+    if perm is not None:
+        y = y.index_select(0, inv)
+        state = tuple(s.index_select(0, inv) for s in state)
+    if run.reverse:
+        y = reverse_padded(y, lens0)
+    return y, state
+
+
+ENGINE = Kernel(
+    name="engine",
+    summary="rnnkit's fused engine: one GEMM per step, hand-written BPTT (every variant)",
+    fast=True,
+    why_not=engine_why_not,
+    run=run_engine,
+    priority=50,
+)

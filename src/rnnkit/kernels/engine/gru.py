@@ -1,0 +1,200 @@
+"""The engine's GRU family: reset-after (torch) and reset-before (Cho), layer norm, masks.
+
+Forward per step over the running prefix ``[:n]`` (gate order r, z, n as torch.nn)::
+
+    reset_after:   a = h_in W_hhᵀ + b (LN first when layer_norm)      one addmm
+                   r, z = σ(X_rz + a_rz);  n = tanh(X_n + r ⊙ a_n)
+    reset_before:  a = h_in W_rzᵀ + b_rz;  r, z = σ(X_rz + a);  q = r ⊙ h_in
+                   n = tanh(X_n + q W_nᵀ + b_n)                        two GEMMs (q needs r)
+    h_t = n + z ⊙ (h_{t-1} - n);  zoneout: lerp towards h_{t-1}
+
+Backward walks the steps in reverse (one or two mm per step); dW_hh is one GEMM per gate block
+after the loop.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnkit.kernels.engine._common import (
+    final_rows,
+    mask_at,
+    needs_grad,
+    sig_bwd,
+    tanh_bwd,
+)
+
+__all__ = ["FusedGRU", "run_gru"]
+
+_EPS = 1e-5
+_aten = torch.ops.aten
+
+
+def _lin(x, w, b, ln_w, eps=_EPS):
+    """``x wᵀ`` then (LN with gain ln_w) plus b. Returns (out, raw, stats or None)."""
+    if ln_w is None:
+        return torch.addmm(b, x, w.t()) if b is not None else torch.mm(x, w.t()), None, None
+    raw = torch.mm(x, w.t())
+    out, mu, rs = torch.native_layer_norm(raw, (raw.shape[1],), ln_w, b, eps)
+    return out, raw, (mu, rs)
+
+
+def _lin_bwd(d, raw, stats, ln_w, b):
+    """Gradient w.r.t. the GEMM output of ``_lin`` (and d ln_w), given d of its output."""
+    if ln_w is None:
+        return d, None
+    dr, dw, _ = _aten.native_layer_norm_backward(d, raw, [raw.shape[1]], stats[0], stats[1],
+                                                 ln_w, b, [True, True, False])
+    return dr, dw
+
+
+class FusedGRU(torch.autograd.Function):
+    """``(xp, hb, h0, W_hh, ln_w, rec_mask, zh)`` -> ``(Y (T, B, H) time-major, h_n)``."""
+
+    @staticmethod
+    def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, reset_after, sizes, lengths, keep):
+        X = xp.transpose(0, 1)
+        T, B, G3 = X.shape
+        H = G3 // 3
+        Y = X.new_zeros(T, B, H)
+        RZ = X.new_empty(T if keep else 1, B, 2 * H)
+        N = X.new_empty(T if keep else 1, B, H)
+        A = X.new_zeros(T, B, H) if (zh is not None and keep) else None
+        sl = (slice(0, 2 * H), slice(2 * H, G3))
+        split = [(None if v is None else v[s]) for v in (hb, ln_w) for s in sl]
+        hb_rz, hb_n, ln_rz, ln_n = split
+        saved = []  # per step: (a_n or q, raw GEMM outputs, LN stats)
+        for t in range(T):
+            n = sizes[t]
+            if n == 0:
+                break
+            j = t if keep else 0
+            hp = h0[:n] if t == 0 else Y[t - 1, :n]
+            hin = hp if m is None else hp * m[:n]
+            rz = RZ[j, :n]
+            if reset_after:
+                a, raw, st = _lin(hin, w_hh, hb, ln_w)
+                torch.add(X[t, :n, : 2 * H], a[:, : 2 * H], out=rz).sigmoid_()
+                nn_ = torch.addcmul(X[t, :n, 2 * H :], rz[:, :H], a[:, 2 * H :], out=N[j, :n])
+                item = (a[:, 2 * H :], raw, st)
+            else:
+                a, raw, st = _lin(hin, w_hh[: 2 * H], hb_rz, ln_rz)
+                torch.add(X[t, :n, : 2 * H], a, out=rz).sigmoid_()
+                q = rz[:, :H] * hin
+                an, rawn, stn = _lin(q, w_hh[2 * H :], hb_n, ln_n)
+                nn_ = torch.add(X[t, :n, 2 * H :], an, out=N[j, :n])
+                item = (q, raw, st, rawn, stn)
+            nn_.tanh_()
+            out = Y[t, :n] if A is None else A[t, :n]
+            torch.addcmul(nn_, rz[:, H:], hp - nn_, out=out)
+            if zh is not None:
+                torch.lerp(out, hp, mask_at(zh, t, n), out=Y[t, :n])
+            if keep:
+                saved.append(item)
+        if keep:
+            ctx.save_for_backward(h0, w_hh, hb, ln_w, m, Y, RZ, N)
+            ctx.saved, ctx.zh, ctx.reset_after, ctx.sizes = saved, zh, reset_after, sizes
+        return Y, final_rows(Y, lengths)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dY, dhn):
+        h0, w_hh, hb, ln_w, m, Y, RZ, N = ctx.saved_tensors
+        zh, ra = ctx.zh, ctx.reset_after
+        T, B, H = Y.shape
+        G3 = 3 * H
+        ln_rz = None if ln_w is None else ln_w[: 2 * H]
+        ln_n = None if ln_w is None else ln_w[2 * H :]
+        hb_rz = None if hb is None else hb[: 2 * H]
+        hb_n = None if hb is None else hb[2 * H :]
+        gh = dhn.clone() if dhn is not None else h0.new_zeros(B, H)
+        dY = dY if dY is not None else Y.new_zeros(Y.shape)
+        DX = Y.new_zeros(T, B, G3)        # d xp: [d r_pre, d z_pre, d n_pre]
+        DA = Y.new_zeros(T, B, G3) if ra else None   # d of a (reset_after: [dr, dz, dn ⊙ r])
+        DS = Y.new_zeros(T, B, G3) if ln_w is not None or not ra else None  # GEMM-side grads
+        Q = Y.new_zeros(T, B, H) if not ra else None
+        d_lnw = Y.new_zeros(G3) if ln_w is not None else None
+        for t in range(T - 1, -1, -1):
+            n = ctx.sizes[t]
+            if n == 0:
+                continue
+            hp = h0[:n] if t == 0 else Y[t - 1, :n]
+            hin = hp if m is None else hp * m[:n]
+            dh = gh[:n] + dY[t, :n]
+            if zh is not None:
+                acc = dh * mask_at(zh, t, n)
+                dh = dh - acc
+            r, z, nn_ = RZ[t, :n, :H], RZ[t, :n, H:], N[t, :n]
+            dx = DX[t, :n]
+            dhz = dh * z
+            sig_bwd(dh * (hp - nn_), z, dx[:, H : 2 * H])
+            dn = tanh_bwd(dh - dhz, nn_, dx[:, 2 * H :])
+            item = ctx.saved[t]
+            if ra:
+                a_n, raw, st = item
+                sig_bwd(dn * a_n, r, dx[:, :H])
+                da = DA[t, :n]
+                da[:, : 2 * H] = dx[:, : 2 * H]
+                torch.mul(dn, r, out=da[:, 2 * H :])
+                src, dw = _lin_bwd(da, raw, st, ln_w, hb)
+                if DS is not None:
+                    DS[t, :n] = src
+                    d_lnw += dw
+                ghn = torch.mm(src, w_hh, out=gh[:n])
+            else:
+                q, raw, st, rawn, stn = item
+                Q[t, :n] = q
+                srcn, dwn = _lin_bwd(dn, rawn, stn, ln_n, hb_n)
+                dq = torch.mm(srcn, w_hh[2 * H :])
+                sig_bwd(dq * hin, r, dx[:, :H])
+                srcrz, dwrz = _lin_bwd(dx[:, : 2 * H], raw, st, ln_rz, hb_rz)
+                DS[t, :n, : 2 * H] = srcrz
+                DS[t, :n, 2 * H :] = srcn
+                if ln_w is not None:
+                    d_lnw[: 2 * H] += dwrz
+                    d_lnw[2 * H :] += dwn
+                ghn = torch.mm(srcrz, w_hh[: 2 * H], out=gh[:n]).addcmul_(dq, r)
+            if m is not None:
+                ghn.mul_(m[:n])
+            ghn.add_(dhz)
+            if zh is not None:
+                ghn.add_(acc)
+        return _grads(ctx, DX, DA, DS, Q, gh, d_lnw)
+
+
+def _grads(ctx, DX, DA, DS, Q, gh, d_lnw):
+    """dW_hh as one GEMM per gate block and the bias reduction, after the backward loop."""
+    h0, _, hb, _, m, Y, _, _ = ctx.saved_tensors
+    T, _, H = Y.shape
+    need = ctx.needs_input_grad
+    d_w = None
+    if need[3]:
+        hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
+        if m is not None:
+            hin = hin * m
+        hin = hin.reshape(-1, H)
+        if ctx.reset_after:
+            src = DS if DS is not None else DA
+            d_w = src.reshape(-1, 3 * H).t() @ hin
+        else:
+            d_w = torch.cat([DS[..., : 2 * H].reshape(-1, 2 * H).t() @ hin,
+                             DS[..., 2 * H :].reshape(-1, H).t() @ Q.reshape(-1, H)])
+    d_hb = None
+    if hb is not None and need[1]:
+        if ctx.reset_after:
+            d_hb = DA.sum((0, 1))
+        else:
+            d_hb = DX.sum((0, 1))
+    return DX.transpose(0, 1), d_hb, gh, d_w, d_lnw, None, None, None, None, None, None
+
+
+def run_gru(cell, xp, state, sizes, lengths, rec_mask, zoneout):
+    """Run a ``GRUCell`` over batch-first ``xp`` (B, T, 3H); returns (y (B, T, H), (h,))."""
+    hb, ln_w = cell.bias_hh, None
+    if cell.layer_norm:
+        ln_w = cell.ln_hh_weight
+        hb = cell.ln_hh_bias if hb is None else hb + cell.ln_hh_bias
+    zh = None if zoneout is None else zoneout[0]
+    args = (xp, hb, state[0], cell.weight_hh, ln_w, rec_mask, zh)
+    y, hn = FusedGRU.apply(*args, cell.reset_after, sizes, lengths, needs_grad(*args))
+    return y.transpose(0, 1), (hn,)

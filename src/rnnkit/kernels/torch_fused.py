@@ -1,0 +1,110 @@
+"""The ``torch`` stack kernel: a whole torch.nn-compatible layer through torch's fused op.
+
+Standard configurations (what ``torch.nn.RNN / LSTM / GRU`` can compute: no peephole, no layer
+norm, reset-after GRU, no recurrent dropout or zoneout) run through ``torch._VF.lstm / gru /
+rnn_tanh / rnn_relu`` — oneDNN on CPU, cuDNN on GPU — with the module's parameters, which are
+already in torch's names and order. Ragged ``lengths`` go through ``pack_padded_sequence``,
+which gives exactly rnnkit's masking semantics (padded outputs zero, final state at each
+sequence's last valid step).
+
+This is the ONE module that touches a private torch API (``torch._VF``), behind a version
+check; ``tests/kernels/test_torch_fused.py`` pins its parity with ``torch.nn``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.kernels.base import Kernel
+
+__all__ = ["TORCH", "torch_fused_available"]
+
+_OPS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
+_PER_CELL = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
+
+def torch_fused_available() -> str | None:
+    """None when ``torch._VF``'s recurrent ops have the signature this module was written for."""
+    major, minor = (int(v) for v in torch.__version__.split(".")[:2])
+    if (major, minor) < (2, 0):
+        return f"torch {torch.__version__} is older than 2.0 (the tested _VF signatures)."
+    vf = getattr(torch, "_VF", None)
+    if vf is None or not all(hasattr(vf, op) for op in _OPS.values()):
+        return "this torch build has no torch._VF recurrent ops."
+    return None
+
+
+def _why_not(run) -> str | None:
+    m = run.module
+    if m.mode not in _OPS:
+        return f"mode {m.mode!r} has no fused torch op."
+    why = torch_fused_available()
+    if why:
+        return why
+    name = {"LSTM": "LSTM", "GRU": "GRU"}.get(m.mode, "RNN")
+    for flag, text in (("peephole", "peephole=True"), ("layer_norm", "layer_norm=True")):
+        if getattr(m, flag, False):
+            return f"{text} is not supported by torch's fused {name}."
+    if m.mode == "GRU" and not getattr(m, "reset_after", True):
+        return "reset_after=False (reset-before GRU) is not supported by torch's fused GRU."
+    if m.recurrent_dropout > 0 and m.training:
+        return "recurrent_dropout > 0 in training is not supported by torch's fused ops."
+    if m.zoneout > 0:
+        return "zoneout > 0 is not supported by torch's fused ops."
+    if run.x.device.type not in ("cpu", "cuda"):
+        return f"device {run.x.device.type!r} has no fused recurrent op."
+    if run.x.shape[1] == 0 or run.x.shape[0] == 0:
+        return "empty input."
+    return None
+
+
+def _flat_weights(m) -> list[Tensor]:
+    """Parameters in torch.nn's flat order: per layer and direction w_ih, w_hh, b_ih, b_hh, w_hr."""
+    out = []
+    for k in range(m.num_layers):
+        for d in range(m.num_directions):
+            sfx = f"_l{k}" + ("_reverse" if d == 1 else "")
+            for attr in _PER_CELL:
+                p = m._parameters.get(attr + sfx)
+                if p is not None:
+                    out.append(p)
+    return out
+
+
+def _call(m, x_or_data, batch_sizes, hx: tuple[Tensor, ...]):
+    op = getattr(torch._VF, _OPS[m.mode])
+    flat = _flat_weights(m)
+    h = hx if m.mode == "LSTM" else hx[0]
+    args = (flat, m.bias, m.num_layers, m.dropout, m.training, m.bidirectional)
+    if batch_sizes is None:
+        res = op(x_or_data, h, *args, True)
+    else:
+        res = op(x_or_data, batch_sizes, h, *args)
+    return res[0], tuple(res[1:])
+
+
+def run_torch(run):
+    """Run the whole layer through torch's fused op; returns (y (B, T, D·P), h_n tuple)."""
+    m, x, hx, lengths = run.module, run.x, run.hx, run.lengths
+    T = x.shape[1]
+    if lengths is None or bool((lengths == T).all()):
+        return _call(m, x, None, hx)
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    idx = packed.sorted_indices
+    hx_sorted = tuple(h.index_select(1, idx) for h in hx)
+    data, h_n = _call(m, packed.data, packed.batch_sizes, hx_sorted)
+    out = PackedSequence(data, packed.batch_sizes, idx, packed.unsorted_indices)
+    y, _ = pad_packed_sequence(out, batch_first=True, total_length=T)
+    return y, tuple(h.index_select(1, packed.unsorted_indices) for h in h_n)
+
+
+TORCH = Kernel(
+    name="torch",
+    summary="torch's fused op for the whole layer (oneDNN on CPU, cuDNN on GPU)",
+    fast=True,
+    why_not=_why_not,
+    run=run_torch,
+    priority=100,
+)
