@@ -10,10 +10,12 @@ own fused oneDNN / cuDNN op), *direction* kernels run one direction of one layer
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 from rnnkit.kernels import builtin
 from rnnkit.kernels.base import DirectionRun, Kernel
+from rnnkit.kernels.newton import NotConverged
 
 __all__ = [
     "DIRECTION_KERNELS",
@@ -36,7 +38,8 @@ def register_kernel(kernel: Kernel, level: str = "direction") -> None:
 
 
 def known_impls() -> list[str]:
-    names = ["auto"] + [k.name for k in STACK_KERNELS] + [k.name for k in DIRECTION_KERNELS]
+    names = ["auto", "sequential"] + [k.name for k in STACK_KERNELS]
+    names += [k.name for k in DIRECTION_KERNELS]
     return list(dict.fromkeys(names))
 
 
@@ -74,6 +77,8 @@ def choose(where: str, level: str, run, impl: str = "auto", strict: bool = False
     ``strict`` and only the slow path remains.
     """
     table = DIRECTION_KERNELS if level == "direction" else STACK_KERNELS
+    if impl == "sequential":  # alias: the best eligible kernel that does not run all T at once
+        table, impl = [k for k in table if k.name not in builtin.PARALLEL], "auto"
     reasons = {k.name: k.why_not(run) for k in table}
     if impl != "auto":
         kernel = next((k for k in table if k.name == impl), None)
@@ -97,8 +102,19 @@ def choose(where: str, level: str, run, impl: str = "auto", strict: bool = False
 
 def run_direction(where: str, run: DirectionRun, impl: str, strict: bool):
     """Choose and run a direction kernel; returns (y, state, choice)."""
-    if impl != "auto" and impl not in {k.name for k in DIRECTION_KERNELS}:
+    if impl not in ("auto", "sequential") and impl not in {k.name for k in DIRECTION_KERNELS}:
         impl = "auto"  # a stack-level impl that declined: fall back per direction.
     choice = choose(where, "direction", run, impl, strict)
-    y, state = choice.kernel.run(run)
+    try:
+        y, state = choice.kernel.run(run)
+    except NotConverged as e:  # impl='parallel' (Newton): fall back to the sequential engine
+        if strict:
+            raise RuntimeError(f"{where}: impl={choice.name!r} did not converge ({e}) and "
+                               f"strict=True refuses the sequential fallback. Raise the "
+                               f"iteration budget (rnnkit.kernels.newton.newton_options) or "
+                               f"use impl='sequential'.") from e
+        warnings.warn(f"{where}: impl={choice.name!r} did not converge ({e}); falling back to "
+                      f"the sequential engine.", RuntimeWarning, stacklevel=3)
+        choice = choose(where, "direction", run, "sequential", False)
+        y, state = choice.kernel.run(run)
     return y, state, choice

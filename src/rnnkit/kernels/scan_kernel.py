@@ -1,0 +1,65 @@
+"""The ``scan`` direction kernel: min-cells (minGRU, minLSTM) over all T at once.
+
+A min-cell's recurrence is linear in h, ``h_t = a_t ⊙ h_{t-1} + b_t`` with (a_t, b_t) from x_t
+only, so one GEMM (``project_input``), one elementwise map to (a, b) and one parallel scan
+(``functional.scan``) replace the time loop, forward and backward. Zoneout keeps it linear::
+
+    h_t = d_t ⊙ h_{t-1} + (1 − d_t) ⊙ (a_t ⊙ h_{t-1} + b_t)
+        = (d_t + (1 − d_t) ⊙ a_t) ⊙ h_{t-1} + (1 − d_t) ⊙ b_t
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rnnkit.cells.mingru import MinRNNCell
+from rnnkit.functional.masking import reverse_padded
+from rnnkit.functional.scan import linear_scan, log_scan
+from rnnkit.kernels.base import DirectionRun, Kernel
+
+__all__ = ["SCAN", "run_scan"]
+
+
+def _why_not(run: DirectionRun) -> str | None:
+    if not isinstance(run.cell, MinRNNCell):
+        return (f"the scan kernel runs min-cells only (MinGRUCell, MinLSTMCell: recurrence "
+                f"linear in h), got {type(run.cell).__name__}; impl='parallel' runs classic "
+                f"cells by Newton iterations.")
+    return None
+
+
+def _zoneout_weights(zoneout) -> Tensor | float | None:
+    if zoneout is None:
+        return None
+    d = zoneout[0]
+    return d.permute(1, 0, 2) if isinstance(d, Tensor) else d  # (T, B, H) -> (B, T, H)
+
+
+def run_scan(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run a min-cell over time with the parallel scan; returns (y (B, T, H), (h_T,))."""
+    cell = run.cell
+    xp = cell.project_input(run.x)
+    d = _zoneout_weights(run.zoneout)
+    if cell.scan_space == "log" and d is None:
+        log_a, log_b = cell.log_coefficients(xp)
+        y, h_last = log_scan(log_a, log_b, run.state[0], run.lengths, run.reverse)
+        return y, (h_last,)
+    a, b = cell.coefficients(xp)
+    if d is not None:
+        if run.reverse and isinstance(d, Tensor):
+            # Zoneout masks are indexed by loop step; the scan reverses (a, b) itself.
+            d = reverse_padded(d, run.lengths)
+        a, b = torch.lerp(a, torch.ones_like(a), d), b * (1 - d)
+    y, h_last = linear_scan(a, b, run.state[0], run.lengths, run.reverse)
+    return y, (h_last,)
+
+
+SCAN = Kernel(
+    name="scan",
+    summary="parallel linear-recurrence scan over T for min-cells (minGRU, minLSTM)",
+    fast=True,
+    why_not=_why_not,
+    run=run_scan,
+    priority=50,
+)
