@@ -39,23 +39,15 @@ from .callbacks import (
     ModelCheckpoint,
     TensorBoardLogger,
 )
-from .checkpoint import (
-    capture_rng,
-    decode_tree,
-    encode_tree,
-    read_checkpoint,
-    restore_rng,
-    write_checkpoint,
-    write_pointer,
-)
 from .config import TrainerConfig
-from .distributed import DistContext, all_reduce_max, barrier, init_distributed
+from .distributed import DistContext, all_reduce_max, init_distributed
 from .evaluation import evaluate_model, predict_model, run_tbptt
 from .loaders import build_train_loader
 from .optim import LRSchedule, build_optimizer
 from .plots import HistoryPlot
 from .progress import EpochLogger, ProgressBar
 from .protocol import StepModule, batch_size_of, move_to_device
+from .resume import restore_trainer_state, save_trainer_state
 
 __all__ = ["NonFiniteError", "Trainer", "seed_everything"]
 
@@ -441,53 +433,10 @@ class Trainer:
 
     def save_checkpoint(self, root: str | os.PathLike, name: str) -> Path:
         """Write the full training state to ``root/name`` (rank 0) and point ``latest`` at it."""
-        root = Path(root)
-        if self.is_main:
-            model_t = {k: v for k, v in self.model.state_dict().items()
-                       if isinstance(v, torch.Tensor)}
-            opt_t: dict[str, torch.Tensor] = {}
-            opt_skel = encode_tree(self.optimizer.state_dict(), "opt", opt_t)
-            state_t: dict[str, torch.Tensor] = {}
-            rng = capture_rng(state_t)
-            carried = encode_tree(self._carried, "carried", state_t)
-            meta = {
-                "config": self.config.to_dict(), "position": list(self.position),
-                "global_step": self.global_step, "history": self.history,
-                "skipped_steps": self.skipped_steps, "should_stop": self.should_stop,
-                "stop_reason": self.stop_reason, "meters": self._meters,
-                "callbacks": self.callbacks.state_dict(), "optimizer": opt_skel, "rng": rng,
-                "carried": carried, "world_size": self.dist.world_size,
-                "scaler": self.scaler.state_dict() if self.scaler else None,
-                "torch_version": torch.__version__,
-            }
-            write_checkpoint(root, name, {"model.safetensors": _cpu_copies(model_t),
-                                          "optimizer.safetensors": opt_t,
-                                          "state.safetensors": state_t}, meta)
-            write_pointer(root, "latest", name)
-        barrier()
-        self.last_checkpoint = root / name
-        return root / name
+        path = save_trainer_state(self, root, name)
+        self.last_checkpoint = path
+        return path
 
     def _restore(self, path: str | os.PathLike) -> None:
-        tensors, meta = read_checkpoint(path)
-        self.model.load_state_dict(tensors["model.safetensors"])
-        opt_state = decode_tree(meta["optimizer"], tensors["optimizer.safetensors"])
-        self.optimizer.load_state_dict(opt_state)
-        self.position = tuple(meta["position"])
-        self.global_step, self.history = int(meta["global_step"]), list(meta["history"])
-        self.skipped_steps = int(meta["skipped_steps"])
-        self.should_stop, self.stop_reason = bool(meta["should_stop"]), meta["stop_reason"]
-        self._meters = meta["meters"]
-        self.callbacks.load_state_dict(meta["callbacks"])
-        carried = decode_tree(meta["carried"], tensors["state.safetensors"])
-        self._carried = move_to_device(carried, self.device)
-        if self.scaler and meta.get("scaler"):
-            self.scaler.load_state_dict(meta["scaler"])
-        restore_rng(meta["rng"], tensors["state.safetensors"])
-        self.last_checkpoint = Path(meta["path"])
-        log.info("Trainer: resumed from %s at step %d.", meta["path"], self.global_step)
-
-
-def _cpu_copies(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """CPU, contiguous, unshared copies (safetensors refuses tensors sharing memory)."""
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+        restore_trainer_state(self, path)
+        log.info("Trainer: resumed from %s at step %d.", self.last_checkpoint, self.global_step)
