@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -120,7 +121,10 @@ def load_series_csv(path: str | Path, target: str | Sequence[str] | None = None,
             parsed = pd.to_datetime(df[time_col], errors="coerce", format="mixed")
             time_index = parsed.to_numpy() if parsed.notna().all() else time_index
         if freq is None and time_index.dtype.kind == "M" and len(time_index) >= 3:
-            freq = pd.infer_freq(pd.DatetimeIndex(time_index))
+            with warnings.catch_warnings():  # pandas 3 changes the return type; take a str
+                warnings.simplefilter("ignore")
+                inferred = pd.infer_freq(pd.DatetimeIndex(time_index))
+            freq = getattr(inferred, "freqstr", inferred)
     if fillna == "drop":
         keep = np.isfinite(values).all(axis=1)
         values, time_index = values[keep], (time_index[keep] if time_index is not None else None)
