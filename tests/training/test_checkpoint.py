@@ -116,3 +116,20 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
         return [{k: v for k, v in row.items() if k != "time_s"} for row in history]
 
     assert strip(hist) == strip(full_hist) and len(hist) == 3
+
+
+@pytest.mark.gpu
+def test_gpu_fp16_checkpoint_loads_and_resumes_on_cpu(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(16, 3)
+    data = list(zip(x, x.sum(1, keepdim=True)))
+    base = dict(batch_size=4, checkpoint_dir=str(tmp_path), optimizer="adam", progress="none")
+    gpu_model = nn.Linear(3, 1)
+    Trainer(TrainerConfig(epochs=1, device="cuda", precision="fp16", **base)).fit(
+        gpu_model, data, loss_fn=nn.functional.mse_loss)
+    cpu_model = nn.Linear(3, 1)
+    load_weights(cpu_model, tmp_path)
+    assert torch.equal(cpu_model.weight, gpu_model.weight.cpu())
+    t = Trainer(TrainerConfig(epochs=2, device="cpu", **base))
+    t.fit(cpu_model, data, loss_fn=nn.functional.mse_loss, resume=tmp_path)
+    assert t.global_step == 8 and cpu_model.weight.device.type == "cpu"
