@@ -48,7 +48,8 @@ class RecurrentCell(nn.Module):
         ref = next(self.parameters(), None)
         device = device if device is not None else (ref.device if ref is not None else None)
         dtype = dtype if dtype is not None else (ref.dtype if ref is not None else None)
-        return tuple(torch.zeros(batch_size, s, device=device, dtype=dtype) for s in self.state_sizes)
+        return tuple(torch.zeros(batch_size, s, device=device, dtype=dtype)
+                     for s in self.state_sizes)
 
     def project_input(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

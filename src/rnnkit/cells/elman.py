@@ -34,8 +34,10 @@ class ElmanCell(RecurrentCell):
             raise ValueError(f"ElmanCell: expected nonlinearity 'tanh' or 'relu', got "
                              f"{nonlinearity!r}. Pass nonlinearity='tanh' or 'relu'.")
         f = {"device": device, "dtype": dtype}
-        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
-        self.output_size, self.state_sizes, self.gate_size = hidden_size, (hidden_size,), hidden_size
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.nonlinearity = nonlinearity
+        self.output_size = self.gate_size = hidden_size
+        self.state_sizes = (hidden_size,)
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size, **f))
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size, **f))
         if bias:

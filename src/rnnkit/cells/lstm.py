@@ -44,8 +44,10 @@ class LSTMCell(RecurrentCell):
         super().__init__()
         check_positive("LSTMCell", "input_size", input_size)
         check_positive("LSTMCell", "hidden_size", hidden_size)
-        if not isinstance(proj_size, int) or proj_size < 0 or (proj_size and proj_size >= hidden_size):
-            raise ValueError(f"LSTMCell: expected 0 <= proj_size < hidden_size ({hidden_size}), got "
+        bad = not isinstance(proj_size, int) or proj_size < 0
+        if bad or (proj_size and proj_size >= hidden_size):
+            raise ValueError(f"LSTMCell: expected 0 <= proj_size < hidden_size ({hidden_size}), "
+                             f"got "
                              f"{proj_size!r}. Use proj_size=0 for no projection.")
         f = {"device": device, "dtype": dtype}
         H, P = hidden_size, proj_size or hidden_size

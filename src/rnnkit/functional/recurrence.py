@@ -57,7 +57,8 @@ def reference_loop(
             h = new_state[0]
         if lengths is not None:
             valid = (t < lengths).unsqueeze(1)
-            new_state = tuple(torch.where(valid, n, o) for n, o in zip(new_state, state, strict=True))
+            new_state = tuple(torch.where(valid, n, o)
+                              for n, o in zip(new_state, state, strict=True))
             h = h * valid.to(h.dtype)
         state = new_state
         outputs.append(h)

@@ -244,7 +244,8 @@ class RNNBase(nn.Module):
             rec = self._layers[0][0]
             state = tuple(h[0] for h in hx)
             run = rec.make_run(x, state, lengths)
-            impl = self.impl if self.impl in {k.name for k in dispatch.DIRECTION_KERNELS} else "auto"
+            names = {k.name for k in dispatch.DIRECTION_KERNELS}
+            impl = self.impl if self.impl in names else "auto"
             choice = dispatch.choose(where, "direction", run, impl, False)
             if stack is None:
                 reasons = {k.name: k.why_not(srun) for k in dispatch.STACK_KERNELS}
