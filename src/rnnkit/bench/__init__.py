@@ -1,0 +1,1 @@
+"""Benchmarks: ``rnnkit bench`` subcommands print tables of tokens/s and ratios."""
