@@ -3,8 +3,18 @@
 ``from rnnkit import LSTM`` is a one-line swap for ``torch.nn.LSTM``; see README.md.
 """
 
-from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
-from rnnkit.layers import GRU, LSTM, RNN, Bidirectional, Recurrent, RNNBase, Stacked
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, RecurrentCell
+from rnnkit.layers import (
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    MinGRU,
+    MinLSTM,
+    Recurrent,
+    RNNBase,
+    Stacked,
+)
 
 __version__ = "0.1.0"
 
@@ -22,6 +32,10 @@ __all__ = [
     "ElmanCell",
     "GRUCell",
     "LSTMCell",
+    "MinGRU",
+    "MinGRUCell",
+    "MinLSTM",
+    "MinLSTMCell",
     "RNNBase",
     "Recurrent",
     "RecurrentCell",

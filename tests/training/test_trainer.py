@@ -207,3 +207,26 @@ def test_bf16_autocast_on_cpu_trains():
     with pytest.raises(ValueError, match="fp16' needs a CUDA device"):
         Trainer(TrainerConfig(precision="fp16", device="cpu", **QUIET)).fit(
             mlp(), regression_data(8), loss_fn=nn.functional.mse_loss)
+
+
+def test_time_budget_stops_training():
+    import time
+
+    from rnnkit.training import Trainer, TrainerConfig
+
+    class Slow(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def training_step(self, batch):
+            time.sleep(0.02)
+            return (self.w - 1.0).pow(2).sum()
+
+    data = [torch.zeros(1) for _ in range(1000)]
+    trainer = Trainer(TrainerConfig(epochs=100, batch_size=1, time_budget=0.3, progress="none"))
+    t0 = time.perf_counter()
+    trainer.fit(Slow(), data)
+    assert time.perf_counter() - t0 < 5.0
+    assert 0 < trainer.global_step < 1000
+    assert "time budget" in trainer.stop_reason

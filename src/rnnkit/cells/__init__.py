@@ -4,5 +4,15 @@ from rnnkit.cells.base import RecurrentCell, State
 from rnnkit.cells.elman import ElmanCell
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.mingru import MinGRUCell
+from rnnkit.cells.minlstm import MinLSTMCell
 
-__all__ = ["ElmanCell", "GRUCell", "LSTMCell", "RecurrentCell", "State"]
+__all__ = [
+    "ElmanCell",
+    "GRUCell",
+    "LSTMCell",
+    "MinGRUCell",
+    "MinLSTMCell",
+    "RecurrentCell",
+    "State",
+]

@@ -35,6 +35,8 @@ class TrainerConfig:
     Args:
         epochs: passes over the training data.
         max_steps: stop after this many optimiser steps (None: no limit).
+        time_budget: stop training after this many seconds (checked after each batch; None:
+            no limit). The epoch in progress is closed normally (validation, checkpoints).
         batch_size: items per batch *on each process* (global batch = batch_size * world size).
         shuffle: reshuffle the training data each epoch (order fixed by ``seed`` and epoch).
         drop_last: drop the last incomplete batch of each epoch.
@@ -85,6 +87,7 @@ class TrainerConfig:
 
     epochs: int = 10
     max_steps: int | None = None
+    time_budget: float | None = None
     batch_size: int = 32
     shuffle: bool = True
     drop_last: bool = False
@@ -177,6 +180,10 @@ class TrainerConfig:
             _fail(f"expected betas = (b1, b2) with 0 <= b < 1, got {self.betas}.")
         if not self.eps > 0:
             _fail(f"expected eps > 0, got {self.eps}.")
+        tb = self.time_budget
+        if tb is not None and not (isinstance(tb, int | float) and math.isfinite(tb) and tb > 0):
+            _fail(f"expected time_budget > 0 seconds or None, got {tb!r}. "
+                  f"Pass None for no limit.")
         for name in ("clip_grad_norm", "clip_grad_value"):
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v > 0):

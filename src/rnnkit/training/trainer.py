@@ -242,10 +242,13 @@ class Trainer:
     # ---- the loop ----------------------------------------------------------------------------
 
     def _done(self) -> bool:
-        ms = self.config.max_steps
+        ms, tb = self.config.max_steps, self.config.time_budget
+        if tb is not None and time.perf_counter() - self._run_start >= tb and not self.should_stop:
+            self.should_stop, self.stop_reason = True, f"time budget of {tb:g} s reached"
         return self.should_stop or (ms is not None and self.global_step >= ms)
 
     def _run(self) -> None:
+        self._run_start = time.perf_counter()
         start_epoch, start_batch = self.position
         for epoch in range(start_epoch, self.config.epochs):
             if self._done():
