@@ -190,7 +190,7 @@ def format_table(test: dict[str, float], baselines: dict[str, dict[str, float]],
     """A plain-text table: one row for the model, one per baseline, one column per metric."""
     cols = list(test) + [c for m in baselines.values() for c in m if c not in test]
     cols = list(dict.fromkeys(cols))
-    rows = [(model_name, test)] + list(baselines.items())
+    rows = [(model_name, test), *baselines.items()]
     w0 = max(len(r[0]) for r in rows) + 2
     head = "".ljust(w0) + "".join(c.rjust(12) for c in cols)
     lines = [head, "-" * len(head)]
