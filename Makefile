@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/setup_data.sh
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m rnnkit demo
+	$(BIN)/rnnkit train forecast --data airline --out runs/demo-airline
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
