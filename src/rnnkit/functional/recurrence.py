@@ -47,10 +47,11 @@ def reference_loop(
     """
     if reverse:
         xp = reverse_padded(xp, lengths)
-    T = xp.shape[1]
     outputs = []
-    for t in range(T):
-        h, new_state = step(xp[:, t], state, rec_mask)
+    # unbind once: slicing xp[:, t] per step would make backward allocate a (B, T, G) gradient
+    # for every step.
+    for t, xp_t in enumerate(xp.unbind(1)):
+        h, new_state = step(xp_t, state, rec_mask)
         if zoneout is not None:
             new_state = tuple(torch.lerp(n, o, d[t] if isinstance(d, Tensor) else d)
                               for n, o, d in zip(new_state, state, zoneout, strict=True))

@@ -238,18 +238,18 @@ class RNNBase(nn.Module):
             hx = self._prepare_state(None, x, batched)
             where = type(self).__name__
             srun = StackRun(self, x, hx, lengths)
-            stack = dispatch.choose(where, "stack", srun, "auto")
-            if stack is not None and self.impl in ("auto", stack.name):
-                return stack
-            rec = self._layers[0][0]
-            state = tuple(h[0] for h in hx)
-            run = rec.make_run(x, state, lengths)
-            names = {k.name for k in dispatch.DIRECTION_KERNELS}
-            impl = self.impl if self.impl in names else "auto"
+            # the same decisions as forward: a stack kernel first, else per direction
+            stack_names = {k.name for k in dispatch.STACK_KERNELS} | {"auto", "sequential"}
+            if self.impl in stack_names:
+                stack = dispatch.choose(where, "stack", srun, self.impl)
+                if stack is not None:
+                    return stack
+            run = self._layers[0][0].make_run(x, tuple(h[0] for h in hx), lengths)
+            dir_names = {k.name for k in dispatch.DIRECTION_KERNELS} | {"sequential"}
+            impl = self.impl if self.impl in dir_names else "auto"
             choice = dispatch.choose(where, "direction", run, impl, False)
-            if stack is None:
-                reasons = {k.name: k.why_not(srun) for k in dispatch.STACK_KERNELS}
-                choice.reasons = {**reasons, **choice.reasons}
+            reasons = {k.name: k.why_not(srun) for k in dispatch.STACK_KERNELS}
+            choice.reasons = {**reasons, **choice.reasons}
             return choice
 
     def extra_repr(self) -> str:
