@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.kernels.base import Kernel
 
-__all__ = ["TORCH", "torch_fused_available"]
+__all__ = ["TORCH", "FastLinear", "linear", "mm_nt", "mm_tn", "torch_fused_available"]
 
 _OPS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
 _PER_CELL = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
@@ -108,3 +108,59 @@ TORCH = Kernel(
     run=run_torch,
     priority=100,
 )
+
+
+# -- oneDNN GEMMs for the engine ------------------------------------------------------------
+# torch's fp32 CPU matmul goes to MKL, which on some x86 CPUs (AMD EPYC here) runs 2-3x below
+# oneDNN; torch.nn.LSTM itself uses oneDNN. The engine's GEMMs go through oneDNN's linear
+# (the op torch.compile uses on CPU) when present; elsewhere, plain matmul.
+def _onednn_linear():
+    if torch_fused_available() is not None or not torch.backends.mkldnn.is_available():
+        return None
+    mk = getattr(torch.ops, "mkldnn", None)
+    return getattr(mk, "_linear_pointwise", None) if mk is not None else None
+
+
+_LINEAR = _onednn_linear()
+
+
+def mm_nt(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b.T`` for a (M, K), b (N, K) — through oneDNN for fp32 / bf16 on CPU."""
+    if (_LINEAR is not None and a.device.type == "cpu" and a.dtype in (torch.float32,
+            torch.bfloat16) and b.dtype == a.dtype and a.shape[0] > 0 and a.dim() == 2):
+        return _LINEAR(a, b, None, "none", [], "")
+    return a @ b.t()
+
+
+def mm_tn(a: Tensor, b: Tensor) -> Tensor:
+    """``a.T @ b`` for a (M, N), b (M, K): the weight-gradient GEMM (N, K)."""
+    return mm_nt(a.t().contiguous(), b.t().contiguous())
+
+
+class FastLinear(torch.autograd.Function):
+    """``x W_ᵀ + b`` over (M, K) rows with oneDNN GEMMs forward and backward."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        y = mm_nt(x, w)
+        return y if b is None else y.add_(b)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w = ctx.saved_tensors
+        dy = dy.contiguous()
+        dx = mm_nt(dy, w.t().contiguous()) if ctx.needs_input_grad[0] else None
+        dw = mm_tn(dy, x) if ctx.needs_input_grad[1] else None
+        db = dy.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return dx, dw, db
+
+
+def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    """``F.linear`` for (..., K) inputs, through oneDNN where it is faster."""
+    if _LINEAR is None or x.device.type != "cpu" or x.dtype != torch.float32 or w.dtype != x.dtype:
+        return torch.nn.functional.linear(x, w, b)
+    lead = x.shape[:-1]
+    y = FastLinear.apply(x.reshape(-1, x.shape[-1]).contiguous(), w, b)
+    return y.view(*lead, w.shape[0])

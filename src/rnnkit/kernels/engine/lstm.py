@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from rnnkit.kernels.engine import lstm_native
 from rnnkit.kernels.engine._common import (
     final_rows,
     mask_at,
@@ -24,6 +25,7 @@ from rnnkit.kernels.engine._common import (
     sig_bwd,
     tanh_bwd,
 )
+from rnnkit.kernels.torch_fused import mm_tn
 
 __all__ = ["FusedLSTM", "run_lstm"]
 
@@ -42,6 +44,11 @@ class FusedLSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc,
                 sizes, lengths, keep):
+        ctx.native = lstm_native.usable(xp)
+        ctx.sizes, ctx.has_bias = sizes, bias is not None
+        if ctx.native:
+            return lstm_native.forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w,
+                                       lnc_b, m, zh, zc, sizes, lengths, keep)
         X = xp.transpose(0, 1)
         if bias is not None:
             X = X + bias
@@ -103,12 +110,16 @@ class FusedLSTM(torch.autograd.Function):
             ctx.save_for_backward(h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y)
             ctx.bufs = (G, C, TC, HH, CN, R, stats, cstats)
             ctx.zoneout = (zh, zc)
-            ctx.sizes, ctx.has_bias = sizes, bias is not None
         return Y, hn, cn_
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dY, dhn, dcn):
+        if ctx.native:
+            DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb = lstm_native.backward(ctx, dY, dhn, dcn)
+            G, C, TC, HH, CN = ctx.bufs[:5]
+            return _grads(ctx, DG, DR, DHP, ctx.saved_tensors[-1], C, CN, HH, gh, gc, d_lnw,
+                          d_lncw, d_lncb)
         h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y = ctx.saved_tensors
         G, C, TC, HH, CN, R, stats, cstats = ctx.bufs
         zh, zc = ctx.zoneout
@@ -194,7 +205,7 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb):
         hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
         if m is not None:
             hin = hin * m
-        d_w = src.reshape(-1, G4).t() @ hin.reshape(-1, P)
+        d_w = mm_tn(src.reshape(-1, G4), hin.reshape(-1, P))
     d_ph = None
     if w_ph is not None and need[5]:
         H = G4 // 4
@@ -205,7 +216,7 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb):
                             (DG[..., 3 * H :] * cnew).sum((0, 1))])
     d_hr = None
     if w_hr is not None and need[6]:
-        d_hr = DHP.reshape(-1, P).t() @ HH.reshape(-1, HH.shape[-1])
+        d_hr = mm_tn(DHP.reshape(-1, P), HH.reshape(-1, HH.shape[-1]))
     d_bias = DG.sum((0, 1)) if ctx.has_bias and need[1] else None
     return (DG.transpose(0, 1), d_bias, gh, gc, d_w, d_ph, d_hr, d_lnw, d_lncw, d_lncb,
             None, None, None, None, None, None)

@@ -1,0 +1,187 @@
+/* rnnkit engine: fused pointwise LSTM step (forward and backward), float and double.
+ *
+ * Plain C, no torch headers: compiled on first use by the system C compiler into a cached
+ * shared library and called through ctypes (rnnkit/kernels/engine/native.py). The GEMMs stay
+ * in torch; this file does, per step and per running row, everything between two GEMMs:
+ * gate activations, peepholes, the cell update, LN over c, tanh, zoneout, and in backward the
+ * matching derivatives. Each row is processed as a few simple passes over 4 KB that stay in
+ * L1 (branch-free inner loops vectorise; per-element flag tests did not). A context struct
+ * holds base pointers and strides, so each step is one call with (ctx, t, n).
+ */
+#include <math.h>
+#include <stdint.h>
+
+typedef struct { void *p; int64_t ts, rs; } arr;   /* base, time stride, row stride */
+
+typedef struct {
+    int64_t H, flags;
+    double zcv, zhv, eps;
+    arr g, c, cn, tc, out, y, h0, c0, zc, zh, m, mu, rs, x;
+    void *peep, *lnw, *lnb, *xb;
+    /* backward */
+    arr acc, dy, dg, gc, dhh;
+    void *dlnw, *dlnb;
+} lstm_ctx;
+
+enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128 };
+
+/* float exp as an inline polynomial (Cephes expf, rel. error ~1e-7) so that loops vectorise
+ * without libm calls; double uses libm (accuracy for gradcheck; speed irrelevant there). */
+static inline float exp_f32(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float k = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } u;
+    u.i = ((int32_t)k + 127) << 23;
+    return p * u.f;
+}
+static inline double exp_f64(double x) { return exp(x); }
+
+#define DEFINE(T, SFX) \
+static inline T *at_##SFX(const arr *a, int64_t t, int64_t r) { \
+    return (T *)a->p + t * a->ts + r * a->rs; \
+} \
+static void sig_##SFX(T *restrict a, int64_t n) { \
+    for (int64_t j = 0; j < n; ++j) a[j] = (T)1 / ((T)1 + exp_##SFX(-a[j])); \
+} \
+static void tanh_##SFX(const T *src, T *dst, int64_t n) { \
+    _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
+        dst[j] = (T)1 - (T)2 / ((T)1 + exp_##SFX((T)2 * src[j])); \
+} \
+static void lerp_##SFX(const T *a, const T *b, const T *z, T zv, T *dst, int64_t n) { \
+    if (z) { _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
+                 dst[j] = a[j] + z[j] * (b[j] - a[j]); } \
+    else { _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
+               dst[j] = a[j] + zv * (b[j] - a[j]); } \
+} \
+ \
+/* hw: (n, 4H) contiguous h_in W_hh^T (or its layer norm) of this step. */ \
+void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
+    const int64_t H = k->H, fl = k->flags; \
+    const T *pp = (const T *)k->peep, *lw = (const T *)k->lnw, *lb = (const T *)k->lnb; \
+    const T *xb = (const T *)k->xb; \
+    for (int64_t r = 0; r < n; ++r) { \
+        T *restrict g = at_##SFX(&k->g, t, r); \
+        T *cn = at_##SFX(&k->cn, t, r), *tc = at_##SFX(&k->tc, t, r); \
+        T *out = at_##SFX(&k->out, t, r); \
+        const T *cp = t ? at_##SFX(&k->c, t - 1, r) : at_##SFX(&k->c0, 0, r); \
+        T *restrict i = g, *restrict f = g + H, *restrict gg = g + 2 * H, *restrict o = g + 3 * H; \
+        { \
+            const T *restrict x = at_##SFX(&k->x, t, r), *restrict w = hw + r * 4 * H; \
+            if (xb) for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j] + xb[j]; \
+            else for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j]; \
+        } \
+        if (fl & PEEP) \
+            for (int64_t j = 0; j < H; ++j) { i[j] += pp[j] * cp[j]; f[j] += pp[H + j] * cp[j]; } \
+        sig_##SFX(g, 2 * H); \
+        tanh_##SFX(gg, gg, H); \
+        _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) cn[j] = f[j] * cp[j] + i[j] * gg[j]; \
+        if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) o[j] += pp[2 * H + j] * cn[j]; \
+        sig_##SFX(o, H); \
+        if (fl & LNC) { \
+            T s = 0, s2 = 0; \
+            for (int64_t j = 0; j < H; ++j) s += cn[j]; \
+            T mu = s / (T)H; \
+            for (int64_t j = 0; j < H; ++j) { T d = cn[j] - mu; s2 += d * d; } \
+            T rs = (T)1 / (T)sqrt((double)(s2 / (T)H) + k->eps); \
+            *at_##SFX(&k->mu, t, r) = mu; *at_##SFX(&k->rs, t, r) = rs; \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
+                tc[j] = (cn[j] - mu) * rs * lw[j] + lb[j]; \
+            tanh_##SFX(tc, tc, H); \
+        } else { \
+            tanh_##SFX(cn, tc, H); \
+        } \
+        _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) out[j] = o[j] * tc[j]; \
+        if ((fl & ZH) && !(fl & PROJ)) { \
+            const T *hp = t ? at_##SFX(&k->y, t - 1, r) : at_##SFX(&k->h0, 0, r); \
+            lerp_##SFX(out, hp, (fl & ZH_MASK) ? at_##SFX(&k->zh, t, r) : 0, (T)k->zhv, out, H); \
+        } \
+        if (fl & ZC) \
+            lerp_##SFX(cn, cp, (fl & ZC_MASK) ? at_##SFX(&k->zc, t, r) : 0, (T)k->zcv, \
+                       at_##SFX(&k->c, t, r), H); \
+    } \
+} \
+ \
+/* A: (a_rows, H) contiguous d(h_in) from the step after (rows >= a_rows: zero). */ \
+void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
+    const int64_t H = k->H, fl = k->flags; \
+    const T *pp = (const T *)k->peep, *lw = (const T *)k->lnw; \
+    T *dlw = (T *)k->dlnw, *dlb = (T *)k->dlnb; \
+    for (int64_t r = 0; r < n; ++r) { \
+        const T *g = at_##SFX(&k->g, t, r), *cn = at_##SFX(&k->cn, t, r); \
+        const T *i = g, *f = g + H, *gg = g + 2 * H, *o = g + 3 * H; \
+        const T *tc = at_##SFX(&k->tc, t, r); \
+        const T *cp = t ? at_##SFX(&k->c, t - 1, r) : at_##SFX(&k->c0, 0, r); \
+        T *dg = at_##SFX(&k->dg, t, r), *gc = at_##SFX(&k->gc, 0, r); \
+        T *di = dg, *df = dg + H, *dgg = dg + 2 * H, *dout = dg + 3 * H; \
+        T *dh = at_##SFX(&k->dhh, 0, r); \
+        if (!(fl & PROJ)) { \
+            T *acc = at_##SFX(&k->acc, 0, r); \
+            const T *dy = at_##SFX(&k->dy, t, r); \
+            if (r >= a_rows) { \
+                _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) dh[j] = acc[j] + dy[j]; \
+            } else if (fl & MASK) { \
+                const T *Ar = A + r * H; \
+                const T *m = at_##SFX(&k->m, 0, r); \
+                _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) dh[j] = Ar[j] * m[j] + acc[j] + dy[j]; \
+            } else { \
+                const T *Ar = A + r * H; \
+                _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) dh[j] = Ar[j] + acc[j] + dy[j]; \
+            } \
+            if (fl & ZH) { \
+                const T *z = (fl & ZH_MASK) ? at_##SFX(&k->zh, t, r) : 0; \
+                const T zv = (T)k->zhv; \
+                _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+                    T a = dh[j] * (z ? z[j] : zv); acc[j] = a; dh[j] -= a; } \
+            } else { \
+                for (int64_t j = 0; j < H; ++j) acc[j] = 0; \
+            } \
+        } \
+        /* dout = d o_pre; dgg temporarily holds d(c_new) through tanh (and LN). */ \
+        _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+            dout[j] = dh[j] * tc[j] * o[j] * ((T)1 - o[j]); \
+            dgg[j] = dh[j] * o[j] * ((T)1 - tc[j] * tc[j]); \
+        } \
+        if (fl & LNC) { \
+            const T mu = *at_##SFX(&k->mu, t, r), rs = *at_##SFX(&k->rs, t, r); \
+            T s1 = 0, s2 = 0; \
+            for (int64_t j = 0; j < H; ++j) { \
+                T xh = (cn[j] - mu) * rs, d = dgg[j]; \
+                dlw[j] += d * xh; dlb[j] += d; \
+                T dx = d * lw[j]; \
+                s1 += dx; s2 += dx * xh; dgg[j] = dx; \
+            } \
+            s1 /= (T)H; s2 /= (T)H; \
+            for (int64_t j = 0; j < H; ++j) \
+                dgg[j] = rs * (dgg[j] - s1 - (cn[j] - mu) * rs * s2); \
+        } \
+        /* dgg += carried dc (after zoneout); gc <- the zoneout share for c_{t-1} */ \
+        if (fl & ZC) { \
+            const T *z = (fl & ZC_MASK) ? at_##SFX(&k->zc, t, r) : 0; \
+            const T zv = (T)k->zcv; \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+                T a = gc[j] * (z ? z[j] : zv); dgg[j] += gc[j] - a; gc[j] = a; } \
+        } else { \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { dgg[j] += gc[j]; gc[j] = 0; } \
+        } \
+        if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) dgg[j] += dout[j] * pp[2 * H + j]; \
+        _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+            T dc = dgg[j]; \
+            di[j] = dc * gg[j] * i[j] * ((T)1 - i[j]); \
+            df[j] = dc * cp[j] * f[j] * ((T)1 - f[j]); \
+            dgg[j] = dc * i[j] * ((T)1 - gg[j] * gg[j]); \
+            gc[j] += dc * f[j]; \
+        } \
+        if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) gc[j] += di[j] * pp[j] + df[j] * pp[H + j]; \
+    } \
+}
+
+DEFINE(float, f32)
+DEFINE(double, f64)

@@ -1,0 +1,172 @@
+"""The LSTM loops of ``lstm.py`` with the pointwise step in native C (``csrc/lstm_pointwise.c``).
+
+Same buffers and the same math as the pure-PyTorch loops; per step, forward is one addmm plus
+one C call, backward one C call plus one mm. Used when the library loaded and the tensors are
+float32/float64 on CPU; ``lstm.py`` falls back to its own loops otherwise.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+from torch import Tensor
+
+from rnnkit.kernels.engine import native
+from rnnkit.kernels.engine._common import final_rows, mask_at
+from rnnkit.kernels.torch_fused import mm_nt
+
+__all__ = ["backward", "forward", "usable"]
+
+_EPS = 1e-5
+_aten = torch.ops.aten
+ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK = 1, 2, 4, 8, 16, 32, 64, 128
+
+
+def usable(xp: Tensor) -> bool:
+    return (xp.device.type == "cpu" and xp.dtype in (torch.float32, torch.float64)
+            and xp.stride(2) == 1 and native.lstm_lib() is not None)
+
+
+def _arr(t: Tensor | None, per_step: bool = True) -> native.Arr:
+    if t is None:
+        return native.Arr(None, 0, 0)
+    if t.dim() == 2:  # (B, S): the same rows at every step
+        return native.Arr(t.data_ptr(), 0, t.stride(0))
+    return native.Arr(t.data_ptr(), t.stride(0) if per_step and t.shape[0] > 1 else 0,
+                      t.stride(1))
+
+
+def _ptr(t: Tensor | None):
+    return None if t is None else t.data_ptr()
+
+
+def _fn(lib, kind: str, dtype):
+    return getattr(lib, f"lstm_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
+
+
+def _flags(w_ph, w_hr, lnc_w, m, zh, zc) -> int:
+    f = (PEEP if w_ph is not None else 0) | (LNC if lnc_w is not None else 0)
+    f |= (PROJ if w_hr is not None else 0) | (MASK if m is not None else 0)
+    if zc is not None:
+        f |= ZC | (ZC_MASK if isinstance(zc, Tensor) else 0)
+    if zh is not None:
+        f |= ZH | (ZH_MASK if isinstance(zh, Tensor) else 0)
+    return f
+
+
+def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc, sizes, lengths,
+            keep):
+    lib = native.lstm_lib()
+    X = xp.transpose(0, 1)  # (T, B, 4H) view; the C step adds it (and the bias) to h W_hhᵀ
+    T, B, G4 = X.shape
+    H, P = G4 // 4, h0.shape[1]
+    k = T if keep else 1
+    proj, ln = w_hr is not None, ln_w is not None
+    G, TC = X.new_empty(k, B, G4), X.new_empty(k, B, H)
+    C, Y = X.new_zeros(T, B, H), X.new_zeros(T, B, P)
+    HH = X.new_zeros(k, B, H) if proj else None
+    sep_cn = zc is not None and (w_ph is not None or lnc_w is not None)
+    CN = X.new_zeros(k, B, H) if sep_cn else None
+    MU = X.new_zeros(k, B) if lnc_w is not None else None
+    RS = X.new_zeros(k, B) if lnc_w is not None else None
+    h0, c0 = h0.contiguous(), c0.contiguous()
+    zh_t = zh.contiguous() if isinstance(zh, Tensor) else None
+    zc_t = zc.contiguous() if isinstance(zc, Tensor) else None
+    m = None if m is None else m.contiguous()
+    kc = native.LSTMCtx()
+    kc.H, kc.flags, kc.eps = H, _flags(w_ph, w_hr, lnc_w, m, zh, zc), _EPS
+    kc.x = native.Arr(xp.data_ptr(), xp.stride(1), xp.stride(0))
+    bias = None if bias is None else bias.contiguous()
+    kc.xb = _ptr(bias)
+    kc.zcv = 0.0 if isinstance(zc, Tensor) or zc is None else float(zc)
+    kc.zhv = 0.0 if isinstance(zh, Tensor) or zh is None else float(zh)
+    kc.g, kc.c, kc.tc, kc.y = _arr(G), _arr(C), _arr(TC), _arr(Y)
+    kc.cn = _arr(CN) if CN is not None else _arr(C)
+    kc.out = _arr(HH) if proj else _arr(Y)
+    kc.h0, kc.c0, kc.zc, kc.zh, kc.m = _arr(h0), _arr(c0), _arr(zc_t), _arr(zh_t), _arr(m)
+    if MU is not None:
+        kc.mu, kc.rs = (native.Arr(t.data_ptr(), t.stride(0) if keep else 0, 1) for t in (MU, RS))
+    kc.peep, kc.lnw, kc.lnb = _ptr(w_ph), _ptr(lnc_w), _ptr(lnc_b)
+    step, pk = _fn(lib, "fwd", X.dtype), ctypes.byref(kc)
+    stats, raws = [], []
+    for t in range(T):
+        n = sizes[t]
+        if n == 0:
+            break
+        j = t if keep else 0
+        hp = h0[:n] if t == 0 else Y[t - 1, :n]
+        hin = hp if m is None else hp * m[:n]
+        hw = mm_nt(hin, w_hh)
+        if ln:
+            raw = hw
+            hw, mu, rs = torch.native_layer_norm(raw, (G4,), ln_w, None, _EPS)
+            if keep:
+                stats.append((mu, rs))
+                raws.append(raw)
+        step(pk, t, n, hw.data_ptr())
+        if proj:
+            torch.mm(HH[j, :n], w_hr.t(), out=Y[t, :n])
+            if zh is not None:
+                Y[t, :n].lerp_(hp, mask_at(zh, t, n))
+    if keep:
+        ctx.save_for_backward(h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y)
+        ctx.bufs = (G, C, TC, HH, CN, raws, stats, (MU, RS))
+        ctx.zoneout, ctx.kc = (zh, zc), kc
+        ctx.keepalive = (zh_t, zc_t, bias)
+    return Y, final_rows(Y, lengths), final_rows(C, lengths)
+
+
+def backward(ctx, dY, dhn, dcn):
+    lib = native.lstm_lib()
+    h0, _, w_hh, _, w_hr, ln_w, lnc_w, _, m, Y = ctx.saved_tensors
+    G, R, stats = ctx.bufs[0], ctx.bufs[5], ctx.bufs[6]
+    zh, _ = ctx.zoneout
+    T, B, G4 = G.shape
+    H, P = G4 // 4, h0.shape[1]
+    proj, ln = w_hr is not None, ln_w is not None
+    acc = dhn.clone().contiguous() if dhn is not None else G.new_zeros(B, P)
+    gc = dcn.clone().contiguous() if dcn is not None else G.new_zeros(B, H)
+    dY = dY.contiguous() if dY is not None else Y.new_zeros(Y.shape)
+    DHH, DG = G.new_empty(B, H), G.new_zeros(T, B, G4)
+    DR = G.new_zeros(T, B, G4) if ln else None
+    DHP = G.new_zeros(T, B, P) if proj else None
+    d_lncw = G.new_zeros(H) if lnc_w is not None else None
+    d_lncb = G.new_zeros(H) if lnc_w is not None else None
+    d_lnw = G.new_zeros(G4) if ln else None
+    kc = ctx.kc
+    kc.acc, kc.dy, kc.dg = _arr(acc), _arr(dY), _arr(DG)
+    kc.gc, kc.dhh, kc.dlnw, kc.dlnb = _arr(gc), _arr(DHH), _ptr(d_lncw), _ptr(d_lncb)
+    step, pk = _fn(lib, "bwd", G.dtype), ctypes.byref(kc)
+    w_t = w_hh.t().contiguous()
+    A = G.new_zeros(0, P)  # d h_in of the step after (its running rows)
+    si = len(stats)
+    for t in range(T - 1, -1, -1):
+        n = ctx.sizes[t]
+        if n == 0:
+            continue
+        a_rows = min(A.shape[0], n)
+        if proj:
+            dh = acc[:n] + dY[t, :n]
+            if a_rows:
+                dh[:a_rows] += A[:a_rows] if m is None else A[:a_rows] * m[:a_rows]
+            if zh is not None:
+                torch.mul(dh, mask_at(zh, t, n), out=acc[:n])
+                dh -= acc[:n]
+            else:
+                acc[:n] = 0
+            DHP[t, :n] = dh
+            torch.mm(dh, w_hr, out=DHH[:n])
+        step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
+        src = DG[t, :n]
+        if ln:
+            si -= 1
+            mu, rs = stats[si]
+            src, dw, _ = _aten.native_layer_norm_backward(
+                src, R[si], [G4], mu, rs, ln_w, None, [True, True, False])
+            DR[t, :n] = src
+            d_lnw += dw
+        A = mm_nt(src, w_t)
+    gh = acc
+    gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
+    return DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb
