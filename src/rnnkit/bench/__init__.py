@@ -1,1 +1,1 @@
-"""Benchmarks: ``rnnkit bench`` subcommands print tables of tokens/s and ratios."""
+"""Benchmarks: ``rnnkit bench`` (engine vs torch.nn), importable so tests can smoke-run them."""

@@ -126,8 +126,10 @@ _LINEAR = _onednn_linear()
 
 def mm_nt(a: Tensor, b: Tensor) -> Tensor:
     """``a @ b.T`` for a (M, K), b (N, K) — through oneDNN for fp32 / bf16 on CPU."""
+    M, K, N = a.shape[0], a.shape[-1], b.shape[0]
     if (_LINEAR is not None and a.device.type == "cpu" and a.dtype in (torch.float32,
-            torch.bfloat16) and b.dtype == a.dtype and a.shape[0] > 0 and a.dim() == 2):
+            torch.bfloat16) and b.dtype == a.dtype and a.dim() == 2 and M >= 4
+            and M * K * N >= 1 << 20):  # tiny GEMMs: oneDNN's call overhead loses
         return _LINEAR(a, b, None, "none", [], "")
     return a @ b.t()
 

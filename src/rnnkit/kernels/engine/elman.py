@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from rnnkit.kernels.engine._common import final_rows, mask_at, needs_grad, tanh_bwd
+from rnnkit.kernels.torch_fused import mm_nt, mm_tn
 
 __all__ = ["FusedElman", "run_elman"]
 
@@ -24,14 +25,13 @@ class FusedElman(torch.autograd.Function):
         T, B, H = X.shape
         Y = X.new_zeros(T, B, H)
         A = X.new_zeros(T, B, H) if (zh is not None and keep) else None
-        wt = w_hh.t()
         for t in range(T):
             n = sizes[t]
             if n == 0:
                 break
             hp = h0[:n] if t == 0 else Y[t - 1, :n]
             hin = hp if m is None else hp * m[:n]
-            a = torch.addmm(X[t, :n], hin, wt, out=Y[t, :n] if A is None else A[t, :n])
+            a = torch.add(mm_nt(hin, w_hh), X[t, :n], out=Y[t, :n] if A is None else A[t, :n])
             a.relu_() if relu else a.tanh_()
             if zh is not None:
                 torch.lerp(a, hp, mask_at(zh, t, n), out=Y[t, :n])
@@ -50,6 +50,7 @@ class FusedElman(torch.autograd.Function):
         gh = dhn.clone() if dhn is not None else h0.new_zeros(B, H)
         dY = dY if dY is not None else Y.new_zeros(Y.shape)
         DA = Y.new_zeros(T, B, H)
+        w_t = w_hh.t().contiguous()
         for t in range(T - 1, -1, -1):
             n = ctx.sizes[t]
             if n == 0:
@@ -63,7 +64,8 @@ class FusedElman(torch.autograd.Function):
                 torch.mul(dh, a > 0, out=da)
             else:
                 tanh_bwd(dh, a, da)
-            ghn = torch.mm(da, w_hh, out=gh[:n])
+            ghn = gh[:n]
+            ghn.copy_(mm_nt(da, w_t))
             if m is not None:
                 ghn.mul_(m[:n])
             if zh is not None:
@@ -74,7 +76,7 @@ class FusedElman(torch.autograd.Function):
             hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
             if m is not None:
                 hin = hin * m
-            d_w = DA.reshape(-1, H).t() @ hin.reshape(-1, H)
+            d_w = mm_tn(DA.reshape(-1, H), hin.reshape(-1, H))
         d_b = DA.sum((0, 1)) if ctx.has_bias and need[1] else None
         return DA.transpose(0, 1), d_b, gh, d_w, None, None, None, None, None, None
 

@@ -23,6 +23,7 @@ from rnnkit.kernels.engine._common import (
     sig_bwd,
     tanh_bwd,
 )
+from rnnkit.kernels.torch_fused import mm_nt, mm_tn
 
 __all__ = ["FusedGRU", "run_gru"]
 
@@ -33,8 +34,9 @@ _aten = torch.ops.aten
 def _lin(x, w, b, ln_w, eps=_EPS):
     """``x wᵀ`` then (LN with gain ln_w) plus b. Returns (out, raw, stats or None)."""
     if ln_w is None:
-        return torch.addmm(b, x, w.t()) if b is not None else torch.mm(x, w.t()), None, None
-    raw = torch.mm(x, w.t())
+        out = mm_nt(x, w)
+        return (out if b is None else out.add_(b)), None, None
+    raw = mm_nt(x, w)
     out, mu, rs = torch.native_layer_norm(raw, (raw.shape[1],), ln_w, b, eps)
     return out, raw, (mu, rs)
 
@@ -114,6 +116,8 @@ class FusedGRU(torch.autograd.Function):
         DS = Y.new_zeros(T, B, G3) if ln_w is not None or not ra else None  # GEMM-side grads
         Q = Y.new_zeros(T, B, H) if not ra else None
         d_lnw = Y.new_zeros(G3) if ln_w is not None else None
+        w_t = w_hh.t().contiguous()
+        w_rzt, w_nt = w_hh[: 2 * H].t().contiguous(), w_hh[2 * H :].t().contiguous()
         for t in range(T - 1, -1, -1):
             n = ctx.sizes[t]
             if n == 0:
@@ -140,12 +144,13 @@ class FusedGRU(torch.autograd.Function):
                 if DS is not None:
                     DS[t, :n] = src
                     d_lnw += dw
-                ghn = torch.mm(src, w_hh, out=gh[:n])
+                ghn = gh[:n]
+                ghn.copy_(mm_nt(src, w_t))
             else:
                 q, raw, st, rawn, stn = item
                 Q[t, :n] = q
                 srcn, dwn = _lin_bwd(dn, rawn, stn, ln_n, hb_n)
-                dq = torch.mm(srcn, w_hh[2 * H :])
+                dq = mm_nt(srcn, w_nt)
                 sig_bwd(dq * hin, r, dx[:, :H])
                 srcrz, dwrz = _lin_bwd(dx[:, : 2 * H], raw, st, ln_rz, hb_rz)
                 DS[t, :n, : 2 * H] = srcrz
@@ -153,7 +158,8 @@ class FusedGRU(torch.autograd.Function):
                 if ln_w is not None:
                     d_lnw[: 2 * H] += dwrz
                     d_lnw[2 * H :] += dwn
-                ghn = torch.mm(srcrz, w_hh[: 2 * H], out=gh[:n]).addcmul_(dq, r)
+                ghn = gh[:n]
+                ghn.copy_(mm_nt(srcrz, w_rzt)).addcmul_(dq, r)
             if m is not None:
                 ghn.mul_(m[:n])
             ghn.add_(dhz)
@@ -175,10 +181,10 @@ def _grads(ctx, DX, DA, DS, Q, gh, d_lnw):
         hin = hin.reshape(-1, H)
         if ctx.reset_after:
             src = DS if DS is not None else DA
-            d_w = src.reshape(-1, 3 * H).t() @ hin
+            d_w = mm_tn(src.reshape(-1, 3 * H), hin)
         else:
-            d_w = torch.cat([DS[..., : 2 * H].reshape(-1, 2 * H).t() @ hin,
-                             DS[..., 2 * H :].reshape(-1, H).t() @ Q.reshape(-1, H)])
+            d_w = torch.cat([mm_tn(DS[..., : 2 * H].reshape(-1, 2 * H), hin),
+                             mm_tn(DS[..., 2 * H :].reshape(-1, H), Q.reshape(-1, H))])
     d_hb = None
     if hb is not None and need[1]:
         if ctx.reset_after:

@@ -1,0 +1,263 @@
+"""``rnnkit bench``: rnnkit vs torch.nn (and the naive autograd loop), in one process, interleaved.
+
+For each shape and each RNN / LSTM / GRU variant: train (forward + backward) and inference
+times (medians over interleaved repeats: baseline, rnnkit, baseline, rnnkit, ...), tokens/s,
+% of a matrix-multiply peak measured in the same run, the ratio torch.nn standard / rnnkit,
+and (``--memory``) peak training memory measured in a child process per configuration.
+Plus bf16 autocast training and single-step streaming latency at B=1.
+
+Example::
+
+    python -m rnnkit.bench.engine --shapes 0 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import nullcontext
+
+import torch
+
+__all__ = ["main"]
+
+SHAPES = [(64, 100, 128, 256), (32, 500, 64, 512), (1, 1000, 32, 128)]
+VARIANTS = {
+    "LSTM": {"standard": {}, "peephole": {"peephole": True}, "layer_norm": {"layer_norm": True},
+             "recurrent_dropout": {"recurrent_dropout": 0.1}, "zoneout": {"zoneout": 0.1},
+             "ragged": {}},
+    "GRU": {"standard": {}, "reset_before": {"reset_after": False},
+            "layer_norm": {"layer_norm": True}, "recurrent_dropout": {"recurrent_dropout": 0.1},
+            "zoneout": {"zoneout": 0.1}, "ragged": {}},
+    "RNN": {"standard": {}, "recurrent_dropout": {"recurrent_dropout": 0.1},
+            "zoneout": {"zoneout": 0.1}, "ragged": {}},
+}
+_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+def _build(family: str, variant: str, shape, impl: str = "auto", torch_nn: bool = False):
+    import rnnkit
+
+    B, T, I, H = shape
+    if torch_nn:
+        layer = getattr(torch.nn, family)(I, H, batch_first=True)
+    else:
+        layer = getattr(rnnkit, family)(I, H, batch_first=True, impl=impl,
+                                        **VARIANTS[family][variant])
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(B, T, I, generator=g)
+    lengths = None
+    if variant == "ragged":
+        lengths = torch.randint(T // 2, T + 1, (B,), generator=g)
+        lengths[0] = T
+    return layer, x, lengths
+
+
+def _train_fn(layer, x, lengths, autocast=False):
+    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if autocast else nullcontext()
+
+    def f():
+        layer.train()
+        with ctx:
+            y, _ = layer(x) if lengths is None else layer(x, lengths=lengths)
+        y.float().sum().backward()
+    return f
+
+
+def _infer_fn(layer, x, lengths):
+    def f():
+        layer.eval()
+        with torch.no_grad():
+            layer(x) if lengths is None else layer(x, lengths=lengths)
+    return f
+
+
+def _interleaved(fns: dict, repeats: int) -> dict:
+    times = {k: [] for k in fns}
+    for f in fns.values():
+        f()  # warm-up
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _peak_gflops(dtype=torch.float32, n: int = 1024) -> float:
+    from rnnkit.kernels.torch_fused import mm_nt
+
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    t = _interleaved({"mm": lambda: mm_nt(a, b)}, 5)["mm"]
+    return 2 * n**3 / t / 1e9
+
+
+def _flops(family: str, shape, train: bool) -> float:
+    B, T, I, H = shape
+    f = 2 * B * T * _GATES[family] * H * (I + H)
+    return 3 * f if train else f
+
+
+def _memory_child(spec: str) -> None:
+    family, variant, shape, torch_nn = json.loads(spec)
+    layer, x, lengths = _build(family, variant, tuple(shape), torch_nn=torch_nn)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _train_fn(layer, x, lengths)()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+
+
+def _peak_memory_mb(family, variant, shape, torch_nn) -> float:
+    spec = json.dumps([family, variant, list(shape), torch_nn])
+    code = f"from rnnkit.bench.engine import _memory_child; _memory_child({spec!r})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return int(out.stdout.strip() or 0) / 1024
+
+
+def _case(family, variant, shape, repeats, naive, memory) -> dict:
+    ours, x, lengths = _build(family, variant, shape)
+    ref, _, _ = _build(family, "standard", shape, torch_nn=True)
+    fns = {"torch.nn/train": _train_fn(ref, x, None), "rnnkit/train": _train_fn(ours, x, lengths),
+           "torch.nn/infer": _infer_fn(ref, x, None), "rnnkit/infer": _infer_fn(ours, x, lengths)}
+    if naive:
+        slow, _, _ = _build(family, variant, shape, impl="reference")
+        fns["naive/train"] = _train_fn(slow, x, lengths)
+        fns["naive/infer"] = _infer_fn(slow, x, lengths)
+    t = _interleaved(fns, repeats)
+    ours.train()
+    row = {"family": family, "variant": variant, "shape": list(shape),
+           "kernel_train": ours.explain(x, lengths).name,
+           "times_ms": {k: v * 1e3 for k, v in t.items()}}
+    ours.eval()
+    row["kernel_infer"] = ours.explain(x, lengths).name
+    for mode in ("train", "infer"):
+        row[f"ratio_{mode}"] = t[f"torch.nn/{mode}"] / t[f"rnnkit/{mode}"]
+        row[f"tokens_per_s_{mode}"] = shape[0] * shape[1] / t[f"rnnkit/{mode}"]
+        row[f"gflops_{mode}"] = _flops(family, shape, mode == "train") / t[f"rnnkit/{mode}"] / 1e9
+    if memory:
+        row["peak_mem_mb"] = {"torch.nn": _peak_memory_mb(family, "standard", shape, True),
+                              "rnnkit": _peak_memory_mb(family, variant, shape, False)}
+    return row
+
+
+def _bf16_rows(shape, repeats) -> list[dict]:
+    rows = []
+    for variant in ("standard", "peephole"):
+        ours, x, _ = _build("LSTM", variant, shape)
+        ref, _, _ = _build("LSTM", "standard", shape, torch_nn=True)
+        ref16, _, _ = _build("LSTM", "standard", shape, torch_nn=True)
+        t = _interleaved({"torch.nn fp32": _train_fn(ref, x, None),
+                          "torch.nn bf16": _train_fn(ref16, x, None, autocast=True),
+                          "rnnkit bf16": _train_fn(ours, x, None, autocast=True)}, repeats)
+        rows.append({"variant": variant, "shape": list(shape),
+                     "times_ms": {k: v * 1e3 for k, v in t.items()},
+                     "ratio_vs_torch_fp32": t["torch.nn fp32"] / t["rnnkit bf16"]})
+    return rows
+
+
+def _streaming(repeats: int, steps: int = 200) -> list[dict]:
+    import rnnkit
+
+    rows = []
+    for variant, kw in (("standard", {}), ("peephole", {"peephole": True})):
+        ours = rnnkit.LSTM(32, 128, batch_first=True, **kw).eval()
+        ref = torch.nn.LSTM(32, 128, batch_first=True).eval()
+        xs = torch.randn(steps, 1, 32)
+
+        def run_ours(ours=ours, xs=xs):
+            with torch.no_grad():
+                s = None
+                for x in xs:
+                    _, s = ours.step(x, s)
+
+        def run_ref(ref=ref, xs=xs):
+            with torch.no_grad():
+                s = None
+                for x in xs:
+                    _, s = ref(x.unsqueeze(1), s)
+        t = _interleaved({"torch.nn": run_ref, "rnnkit": run_ours}, repeats)
+        rows.append({"variant": variant, "us_per_step": {k: v / steps * 1e6 for k, v in t.items()},
+                     "ratio": t["torch.nn"] / t["rnnkit"]})
+    return rows
+
+
+def _print(report: dict) -> None:
+    print(f"matmul peak (oneDNN, this run): fp32 {report['peak_gflops_fp32']:.0f} GFLOP/s, "
+          f"bf16 {report['peak_gflops_bf16']:.0f} GFLOP/s; threads={report['threads']}")
+    hdr = (f"{'shape':>20} {'cell':>4} {'variant':>17} {'kernel':>9} | {'nn tr':>7} {'rk tr':>7} "
+           f"{'ratio':>5} {'%pk':>4} | {'nn inf':>7} {'rk inf':>7} {'ratio':>5} {'%pk':>4} | "
+           f"{'tok/s tr':>9} | {'naive tr/inf':>13} | {'mem nn/rk MB':>12}")
+    print(hdr)
+    for r in report["cases"]:
+        t, (B, T, I, H) = r["times_ms"], r["shape"]
+        naive = (f"{t['naive/train']:6.0f}/{t['naive/infer']:6.0f}" if "naive/train" in t
+                 else "")
+        mem = (f"{r['peak_mem_mb']['torch.nn']:5.0f}/{r['peak_mem_mb']['rnnkit']:5.0f}"
+               if "peak_mem_mb" in r else "")
+        pk = report["peak_gflops_fp32"]
+        print(f"{f'B{B} T{T} I{I} H{H}':>20} {r['family']:>4} {r['variant']:>17} "
+              f"{r['kernel_train']:>9} | {t['torch.nn/train']:7.1f} {t['rnnkit/train']:7.1f} "
+              f"{r['ratio_train']:5.2f} {100 * r['gflops_train'] / pk:4.0f} | "
+              f"{t['torch.nn/infer']:7.1f} {t['rnnkit/infer']:7.1f} {r['ratio_infer']:5.2f} "
+              f"{100 * r['gflops_infer'] / pk:4.0f} | {r['tokens_per_s_train']:9.0f} | "
+              f"{naive:>13} | {mem:>12}")
+    for r in report.get("bf16", []):
+        t = r["times_ms"]
+        times = ", ".join(f"{k} {v:.1f} ms" for k, v in t.items())
+        print(f"bf16 train LSTM {r['variant']}: {times}; rnnkit bf16 vs torch.nn fp32: "
+              f"{r['ratio_vs_torch_fp32']:.2f}x")
+    for r in report.get("streaming", []):
+        u = r["us_per_step"]
+        print(f"streaming B=1 LSTM {r['variant']}: torch.nn {u['torch.nn']:.1f} us/step, "
+              f"rnnkit {u['rnnkit']:.1f} us/step, ratio {r['ratio']:.2f}")
+    print(f"keras: {report['keras']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="rnnkit bench", description=__doc__.splitlines()[0])
+    p.add_argument("--shapes", default="0,1,2", help="indices into " + str(SHAPES))
+    p.add_argument("--cells", default="LSTM,GRU,RNN")
+    p.add_argument("--variants", default="", help="comma list (default: all)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--no-naive", action="store_true", help="skip the naive autograd loop")
+    p.add_argument("--memory", action="store_true", help="peak training memory (child processes)")
+    p.add_argument("--no-extras", action="store_true", help="skip bf16 and streaming")
+    p.add_argument("--json", default=None, help="also write the results here")
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    try:
+        import keras  # noqa: F401
+
+        keras_note = "installed but not benchmarked by this version"
+    except ImportError:
+        keras_note = "not installed (skipped)"
+    report = {"threads": torch.get_num_threads(), "peak_gflops_fp32": _peak_gflops(),
+              "peak_gflops_bf16": _peak_gflops(torch.bfloat16), "keras": keras_note, "cases": []}
+    only = set(filter(None, a.variants.split(",")))
+    for si in (int(s) for s in a.shapes.split(",")):
+        shape = SHAPES[si]
+        for family in a.cells.split(","):
+            for variant in VARIANTS[family]:
+                if only and variant not in only:
+                    continue
+                naive = not a.no_naive and variant == "standard" and shape[1] <= 100
+                report["cases"].append(_case(family, variant, shape, a.repeats, naive,
+                                             a.memory and si == 0))
+    if not a.no_extras:
+        report["bf16"] = _bf16_rows(SHAPES[0], a.repeats)
+        report["streaming"] = _streaming(a.repeats)
+    _print(report)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
