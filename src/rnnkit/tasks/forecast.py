@@ -1,0 +1,617 @@
+"""Forecasting pipeline: ``rnnkit train forecast`` and ``evaluate`` / ``predict`` / ``forecast``.
+
+Data flow (every statistic is fitted on the training steps only)::
+
+    series [T, C] ─ log(targets) ─ difference(targets, lag d) ─ standard scaling ─ windows
+    test = the last H steps · validation = the H steps before (early stopping, interval width)
+
+The model is a :class:`~rnnkit.models.forecaster.Forecaster` (an ensemble of small recurrent
+networks, instance-normalised windows, direct multi-output head). It is scored beside naive,
+seasonal naive, Holt-Winters and auto-ARIMA on the same split (MAE, RMSE, MAPE, sMAPE, MASE).
+Run directory: ``config.json`` (settings, model config, data transform), ``model.safetensors``,
+``metrics.json``, ``forecast.png``, ``history.{csv,json,png}``, ``checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rnnkit.data import FILL_METHODS, SeriesData
+from rnnkit.models.forecaster import LOSSES, MODES, NORMS, Forecaster, ForecasterConfig
+from rnnkit.tasks.common import (
+    CLIError,
+    format_table,
+    load_weights,
+    make_out_dir,
+    read_run,
+    save_weights,
+    trainer_config,
+    write_json,
+    write_metrics,
+)
+from rnnkit.training import Callback, Trainer, seed_everything
+
+__all__ = ["DEFAULTS", "add_arguments", "evaluate", "forecast", "predict", "train"]
+
+DEFAULTS: dict[str, Any] = {
+    "horizon": None, "lookback": None, "season": None, "target": None, "covariates": None,
+    "future_covariates": None, "mode": "direct", "loss": "mse", "log": None, "diff": 0,
+    "fillna": None, "norm": "mean", "highway": True, "ensemble": 5, "val_size": None,
+    "patience": 10, "level": 0.8, "stride": None, "baselines": True,
+}
+
+# Per-task values of the common flags when they are left unset.
+_TRAIN_DEFAULTS = {"epochs": 60, "batch_size": 32, "lr": 3e-3, "hidden_size": 32,
+                   "num_layers": 1, "dropout": 0.0, "bidirectional": False, "layer_norm": False}
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """The forecasting flags (every default is None so TOML values are not overridden)."""
+    a = group.add_argument
+    a("--horizon", type=int, help="steps to forecast = test size (default: one season, else "
+      "10 %% of the series)")
+    a("--lookback", type=int, help="input window (default: 2 seasons, else 2 horizons)")
+    a("--season", type=int, help="seasonal period in steps (default: known or detected)")
+    a("--target", nargs="+", metavar="COL", help="column(s) to forecast")
+    a("--covariates", nargs="*", metavar="COL", help="past covariate columns")
+    a("--future-covariates", nargs="*", metavar="COL",
+      help="covariates known for the horizon too (calendar, weather forecast)")
+    a("--mode", choices=MODES, help="direct multi-output head (default) or recursive")
+    a("--loss", choices=LOSSES, help="mse (default; intervals from validation residuals), "
+      "gaussian or quantile")
+    a("--log", action=argparse.BooleanOptionalAction, default=None,
+      help="log-transform the targets (default: when they are all positive)")
+    a("--diff", type=int, metavar="LAG", help="difference the targets at this lag (0: off)")
+    a("--fillna", choices=FILL_METHODS, help="fill missing values instead of failing")
+    a("--norm", choices=NORMS, help="per-window normalisation of the targets (default mean)")
+    a("--highway", action=argparse.BooleanOptionalAction, default=None,
+      help="add a linear autoregressive path (default on)")
+    a("--ensemble", type=int, help="networks trained and averaged (default 5)")
+    a("--val-size", type=int, help="validation steps before the test (default: horizon)")
+    a("--patience", type=int, help="early-stopping patience in epochs (default 10)")
+    a("--level", type=float, help="prediction-interval coverage (default 0.8)")
+    a("--baselines", action=argparse.BooleanOptionalAction, default=None,
+      help="also fit the classical baselines on the same split (default on)")
+    a("--stride", type=int, help="step between training windows (default: 1, more for long "
+      "series)")
+
+
+# ---- train ------------------------------------------------------------------------------------
+
+def train(cfg: dict[str, Any]) -> int:
+    """Train, score beside the baselines, write the run directory; returns the exit status."""
+    cfg = {**cfg, **{k: v for k, v in _TRAIN_DEFAULTS.items() if cfg.get(k) is None}}
+    series = load_series(cfg)
+    plan = make_plan(series, cfg)
+    values = ordered(series, plan)
+    prep = Transform.fit(values, plan)
+    sets = split_windows(prep.apply(values), plan)
+    model_cfg = ForecasterConfig(
+        n_targets=plan.k, n_covariates=plan.n_cov, n_future=plan.n_fut, lookback=plan.lookback,
+        horizon=plan.horizon, kind=str(cfg["model"]).lower(), hidden_size=cfg["hidden_size"],
+        num_layers=cfg["num_layers"], dropout=cfg["dropout"],
+        bidirectional=bool(cfg["bidirectional"]), layer_norm=bool(cfg["layer_norm"]),
+        mode=cfg["mode"], loss=cfg["loss"], level=cfg["level"], norm=cfg["norm"],
+        highway=bool(cfg["highway"]), ensemble=cfg["ensemble"])
+    out = make_out_dir(cfg, "forecast", series.name)  # all validation done: now write files
+    seed_everything(cfg["seed"])
+    model = Forecaster(model_cfg)
+    keep = _KeepBest()
+    tcfg = trainer_config(cfg, out, early_stopping_patience=cfg["patience"],
+                          clip_grad_norm=1.0, weight_decay=1e-4, monitor="val_loss")
+    t0 = time.time()
+    val = WindowDataset(sets["val"]) if sets["val"] is not None else None
+    Trainer(tcfg, callbacks=[keep]).fit(model, WindowDataset(sets["train"], min_items=256),
+                                        val, resume=cfg["resume"])
+    keep.restore(model)
+    model.eval()
+    calibrate(model, sets["val"] if sets["val"] is not None else sets["train"])
+    seconds = time.time() - t0
+    data = str(cfg["data"])
+    data = str(Path(data).resolve()) if _is_path(data) else data
+    run = {"task": "forecast", "dataset": series.name, "data": data,
+           "settings": {k: cfg.get(k) for k in (*DEFAULTS, "model", "seed", "epochs",
+                                                  "batch_size", "lr", "hidden_size")},
+           "plan": plan.to_dict(), "transform": prep.to_dict(), "model": model_cfg.to_dict()}
+    run["settings"]["resume"] = None
+    save_weights(model, out)
+    write_json(out / "config.json", run)
+    return _report(model, prep, plan, series, out, cfg, seconds, train_run=True)
+
+
+class _KeepBest(Callback):
+    """Keeps the weights of the epoch with the lowest validation loss (restored after fit)."""
+
+    def __init__(self) -> None:
+        self.best, self.state = float("inf"), None
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        value = logs.get("val_loss", logs.get("loss"))
+        if value is not None and value < self.best:
+            self.best = float(value)
+            self.state = copy.deepcopy(trainer.model.state_dict())
+
+    def restore(self, model: torch.nn.Module) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+
+def _report(model: Forecaster, prep: Transform, plan: Plan, series: SeriesData,
+            out: Path, cfg: dict[str, Any], seconds: float, train_run: bool) -> int:
+    """Score the test window beside the baselines; print the table; write metrics and plot."""
+    res = test_forecast(model, prep, plan, series)
+    test = res["metrics"]
+    base, base_fc = baselines(series, plan) if cfg.get("baselines", True) else ({}, {})
+    quiet = cfg.get("quiet")
+    name = f"{model.config.kind} x{model.config.ensemble}"
+    if train_run:
+        metrics = write_metrics(out, "forecast", series.name, test, base, seconds,
+                                horizon=plan.horizon, lookback=plan.lookback, season=plan.season,
+                                model=name, coverage=res["coverage"])
+        from rnnkit.plots.forecast import plot_forecast
+
+        h = plan.horizon
+        t = time_axis(series)
+        png = plot_forecast(out / "forecast.png", t[:-h], series.target[:-h], t[-h:],
+                            res["point"], res["lower"], res["upper"],
+                            actual=series.target[-h:], baselines=base_fc,
+                            title=f"{series.name}: {name}, last {h} steps held out",
+                            level=model.config.level)
+    print(format_table(test, base, model_name=name))
+    if train_run and not quiet:
+        print(f"test coverage of the {round(model.config.level * 100)} % interval: "
+              f"{res['coverage']:.0%}   train time {metrics['train_seconds']:.1f} s")
+        print(f"metrics: {out / 'metrics.json'}\nplots:   {png}, {out / 'history.png'}")
+    return 0
+
+
+# ---- evaluate / predict / forecast --------------------------------------------------------------
+
+def _load_run(run_dir: str | Path) -> tuple[Forecaster, Transform, Plan, dict[str, Any]]:
+    run = read_run(run_dir)
+    model = Forecaster(ForecasterConfig.from_dict(run["model"]))
+    load_weights(model, run_dir)
+    model.eval()
+    return model, Transform.from_dict(run["transform"]), Plan.from_dict(run["plan"]), run
+
+
+def _run_series(run: dict[str, Any], args: dict[str, Any], plan: Plan) -> SeriesData:
+    cfg = {**run["settings"], "data": args.get("data") or run["data"],
+           "target": list(plan.targets), "covariates": list(plan.covariates),
+           "future_covariates": list(plan.future)}
+    return load_series(cfg)
+
+
+def evaluate(run_dir: str | Path, args: dict[str, Any]) -> int:
+    """Score a trained run on the last ``horizon`` steps of ``--data`` (default: its data)."""
+    model, prep, plan, run = _load_run(run_dir)
+    series = _run_series(run, args, plan)
+    opts = {"quiet": True, "baselines": run["settings"].get("baselines", True)}
+    return _report(model, prep, plan, series, Path(run_dir), opts, 0.0, False)
+
+
+def predict(run_dir: str | Path, args: dict[str, Any]) -> int:
+    """Write the test-window forecasts (actual, forecast, lower, upper) as CSV."""
+    model, prep, plan, run = _load_run(run_dir)
+    series = _run_series(run, args, plan)
+    res = test_forecast(model, prep, plan, series)
+    h = plan.horizon
+    cols = {"time": time_axis(series)[-h:]}
+    for j, name in enumerate(plan.targets):
+        cols.update({name: series.target[-h:, j], f"{name}_forecast": res["point"][:, j],
+                     f"{name}_lower": res["lower"][:, j], f"{name}_upper": res["upper"][:, j]})
+    path = write_csv(cols, args.get("output") or Path(run_dir) / "predictions.csv")
+    print(f"predictions: {path}")
+    return 0
+
+
+def forecast(run_dir: str | Path, args: dict[str, Any]) -> int:
+    """Forecast the steps after the end of ``--data``; CSV with interval columns."""
+    model, prep, plan, run = _load_run(run_dir)
+    steps = args.get("horizon") or plan.horizon
+    if steps < 1:
+        raise CLIError(f"--horizon: expected a positive number of steps, got {steps}.")
+    series, future = load_history(run, args["data"], plan, steps)
+    res = future_forecast(model, prep, plan, series, future, steps)
+    cols = {"time": future_time(series, steps)}
+    for j, name in enumerate(plan.targets):
+        cols.update({f"{name}": res["point"][:, j], f"{name}_lower": res["lower"][:, j],
+                     f"{name}_upper": res["upper"][:, j]})
+    output = args.get("output")
+    if output:
+        print(f"forecast: {write_csv(cols, output)}")
+    else:
+        print(csv_text(cols), end="")
+    return 0
+
+
+# ---- data: loading, plan, transform, windows ----------------------------------------------------
+
+def _is_path(data: str) -> bool:
+    return Path(data).suffix != "" or "/" in data or "\\" in data or Path(data).exists()
+
+
+def _cli_message(e: Exception) -> str:
+    msg = str(e).strip().strip("'\"")
+    return msg.replace("Pass fillna='ffill', 'interpolate', 'zero' or 'drop'.",
+                       "Pass --fillna ffill (or interpolate, zero, drop).").replace(
+                           "Pass target='name'.", "Pass --target COLUMN.")
+
+
+def load_series(cfg: dict[str, Any]) -> SeriesData:
+    """The series named by ``cfg['data']`` (built-in name or CSV path) with the chosen columns.
+
+    Raises:
+        CLIError: missing file, unknown dataset or column, non-numeric values, NaNs.
+    """
+    from rnnkit.data import load_dataset, load_series_csv
+
+    data = cfg.get("data")
+    if not data:
+        raise CLIError("--data: expected a dataset name or a CSV path, got nothing. Try "
+                       "--data airline (see 'rnnkit datasets').")
+    data = str(data)
+    tgt, cov, fut = cfg.get("target"), cfg.get("covariates"), cfg.get("future_covariates")
+    try:
+        if _is_path(data):
+            if not Path(data).is_file():
+                raise CLIError(f"--data: expected a CSV file or a built-in dataset name, got "
+                               f"the missing path '{data}'. Check the path.")
+            return load_series_csv(data, target=tgt, covariates=list(cov or []),
+                                   future_covariates=list(fut or []), fillna=cfg.get("fillna"))
+        ds = load_dataset(data)
+    except (ValueError, FileNotFoundError) as e:
+        raise CLIError(_cli_message(e)) from e
+    if not isinstance(ds, SeriesData):
+        raise CLIError(f"--data: expected a forecasting dataset, got '{data}' (a "
+                       f"{type(ds).__name__}). See 'rnnkit datasets --task forecasting'.")
+    for name in [*(tgt or []), *(cov or []), *(fut or [])]:
+        if name not in ds.columns:
+            raise CLIError(f"--target/--covariates: expected a column of '{data}' among "
+                           f"{list(ds.columns)}, got '{name}'. Pass one of those names.")
+    tgt = tuple(tgt or ds.target_cols)
+    fut = tuple(fut) if fut is not None else tuple(c for c in ds.future_cols if c not in tgt)
+    cov = tuple(cov) if cov is not None else tuple(
+        c for c in ds.covariate_cols if c not in tgt and c not in fut)
+    cols = tgt + cov + fut
+    values = ds.values[:, [ds.columns.index(c) for c in cols]]
+    return SeriesData(values=values, columns=cols, target_cols=tgt, covariate_cols=cov,
+                      future_cols=fut, time_index=ds.time_index, freq=ds.freq,
+                      season=ds.season, name=ds.name)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Resolved data settings of a run: columns, season, horizon, lookback, splits, transform."""
+
+    targets: tuple[str, ...]
+    covariates: tuple[str, ...]
+    future: tuple[str, ...]
+    season: int | None
+    horizon: int
+    lookback: int
+    val_size: int
+    stride: int
+    diff: int
+    log: bool
+
+    @property
+    def k(self) -> int:
+        return len(self.targets)
+
+    @property
+    def n_cov(self) -> int:
+        return len(self.covariates)
+
+    @property
+    def n_fut(self) -> int:
+        return len(self.future)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.targets + self.covariates + self.future
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Plan:
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
+def _positive(cfg: dict[str, Any], *names: str, minimum: int = 1) -> None:
+    for name in names:
+        v = cfg.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < minimum):
+            raise CLIError(f"--{name.replace('_', '-')}: expected an integer >= {minimum}, got "
+                           f"{v!r}.")
+
+
+def make_plan(series: SeriesData, cfg: dict[str, Any]) -> Plan:
+    """Season (given, known or detected on the first 80 %), horizon (one season, else 10 %),
+    lookback (two seasons, else two horizons), validation (one horizon); checks the length."""
+    from rnnkit.data import detect_season
+
+    _positive(cfg, "horizon", "lookback", "season", "ensemble", "stride", "patience")
+    _positive(cfg, "diff", "val_size", minimum=0)
+    n = len(series)
+    season = cfg.get("season") or series.season
+    if season is None and n >= 16:
+        season = detect_season(series.y[: n - max(n // 5, cfg.get("horizon") or 0)])
+    horizon = cfg.get("horizon") or season or max(1, round(0.1 * n))
+    lookback = cfg.get("lookback") or (2 * season if season else 2 * horizon)
+    val = horizon if cfg.get("val_size") is None else cfg["val_size"]
+    diff = cfg.get("diff") or 0
+    need = lookback + diff + 2 * horizon + val
+    if n < need:
+        raise CLIError(f"--data: expected a series of at least lookback + horizon (one training "
+                       f"window) + validation + test = {lookback}+{diff}+{horizon}+{val}+"
+                       f"{horizon} = {need} steps, got {n} in '{series.name}'. Use a smaller "
+                       f"--lookback/--horizon/--val-size or a longer series.")
+    train_y = series.target[: n - horizon - val]
+    log = cfg.get("log")
+    if log is None:
+        log = bool((train_y > 0).all() and (series.target > 0).all())
+    elif log and not (series.target > 0).all():
+        raise CLIError(f"--log: expected positive targets, got values <= 0 in "
+                       f"{list(series.target_cols)}. Use --no-log.")
+    n_windows = n - horizon - val - lookback - diff - horizon + 1
+    stride = cfg.get("stride") or max(1, n_windows // 4000)
+    return Plan(tuple(series.target_cols), tuple(series.covariate_cols),
+                tuple(series.future_cols), season, horizon, lookback, val, stride, diff,
+                bool(log))
+
+
+def ordered(series: SeriesData, p: Plan) -> np.ndarray:
+    """``[T, C]`` values in the plan's column order (targets, covariates, future)."""
+    return series.values[:, [series.columns.index(c) for c in p.columns]]
+
+
+@dataclass(frozen=True)
+class Transform:
+    """log (targets) → lag-``diff`` difference (targets) → standard scaling (every column).
+
+    Statistics come from the training steps only; ``apply`` keeps the length (the first
+    ``diff`` rows are NaN and never used); ``inverse`` maps target forecasts back to units.
+    """
+
+    k: int
+    log: bool
+    diff: int
+    shift: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    @staticmethod
+    def _pre(values: np.ndarray, k: int, log: bool, diff: int) -> np.ndarray:
+        v = np.array(values, dtype=np.float64)
+        if log:
+            v[:, :k] = np.log(v[:, :k])
+        if diff:
+            v[diff:, :k] = v[diff:, :k] - v[:-diff, :k]
+            v[:diff, :k] = np.nan
+        return v
+
+    @classmethod
+    def fit(cls, values: np.ndarray, p: Plan) -> Transform:
+        train_end = len(values) - p.horizon - p.val_size
+        v = cls._pre(values[:train_end], p.k, p.log, p.diff)[p.diff:]
+        std = v.std(0)
+        return cls(p.k, p.log, p.diff, tuple(v.mean(0).tolist()),
+                   tuple(np.where(std > 1e-8, std, 1.0).tolist()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Transform:
+        return cls(d["k"], d["log"], d["diff"], tuple(d["shift"]), tuple(d["scale"]))
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """``[T, C]`` raw → ``[T, C]`` float32 model space."""
+        z = (self._pre(values, self.k, self.log, self.diff) - np.array(self.shift)) / np.array(
+            self.scale)
+        return z.astype(np.float32)
+
+    def inverse(self, zk: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """Target forecasts ``[S, K]`` (model space) following ``history [>= diff, C]`` (raw)
+        → ``[S, K]`` in the original units."""
+        u = np.asarray(zk, dtype=np.float64) * self.scale[: self.k] + self.shift[: self.k]
+        if self.diff:
+            from rnnkit.data import Differencer
+
+            levels = history[-self.diff:, : self.k].astype(np.float64)
+            u = Differencer(self.diff).inverse(u, np.log(levels) if self.log else levels)
+        return np.exp(u) if self.log else u
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """``(x [L, C], x_future [H, F], y [H, K])`` items of :class:`~rnnkit.data.Windows`,
+    repeated so that an epoch holds at least ``min_items`` items."""
+
+    def __init__(self, w: Any, min_items: int = 0) -> None:
+        self.x, self.xf, self.y = (torch.from_numpy(np.ascontiguousarray(a)) for a in
+                                   (w.x, w.x_future, w.y))
+        self.n = len(w)
+        self.repeat = max(1, -(-min_items // self.n))
+
+    def __len__(self) -> int:
+        return self.n * self.repeat
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        i %= self.n
+        return self.x[i], self.xf[i], self.y[i]
+
+
+def split_windows(z: np.ndarray, p: Plan) -> dict[str, Any]:
+    """Training windows (targets before the validation block) and validation windows."""
+    from rnnkit.data import make_windows
+
+    n = len(z)
+    test_start = n - p.horizon
+    val_start = test_start - p.val_size
+    start = p.lookback + p.diff
+    args = (p.lookback, p.horizon, p.k, p.n_fut)
+    train = make_windows(z, *args, start=start, stop=val_start, stride=p.stride)
+    val = (make_windows(z, *args, start=max(val_start, start), stop=test_start)
+           if p.val_size else None)
+    return {"train": train, "val": val}
+
+
+# ---- forecasts, intervals, baselines ------------------------------------------------------------
+
+def calibrate(model: Forecaster, w: Any) -> None:
+    """Set the MSE model's interval scale: running RMS of multi-step residuals on ``w``
+    (validation windows), non-decreasing in the step."""
+    x, xf, y = (torch.from_numpy(np.ascontiguousarray(a)) for a in (w.x, w.x_future, w.y))
+    point = model.forecast(x, xf, steps=y.shape[1])["point"]
+    sq = ((point - y) ** 2).mean(0)  # [H, K]
+    running = (sq.cumsum(0) / torch.arange(1, sq.shape[0] + 1)[:, None]).sqrt()
+    model.residual_scale.copy_(torch.cummax(running, 0).values.clamp_min(1e-4))
+
+
+def _model_forecast(model: Forecaster, prep: Transform, p: Plan, values: np.ndarray,
+                    origin: int, future_z: np.ndarray, steps: int) -> dict[str, np.ndarray]:
+    z = prep.apply(values[:origin])
+    x = torch.from_numpy(z[origin - p.lookback: origin][None])
+    xf = torch.from_numpy(np.ascontiguousarray(future_z, dtype=np.float32)[None])
+    out = model.forecast(x, xf, steps=steps)
+    return {n: prep.inverse(v[0].numpy(), values[:origin]) for n, v in out.items()}
+
+
+def test_forecast(model: Forecaster, prep: Transform, p: Plan,
+                  series: SeriesData) -> dict[str, Any]:
+    """Forecast the last ``horizon`` steps from what precedes them; metrics and coverage."""
+    from rnnkit.baselines import forecast_metrics
+
+    values = ordered(series, p)
+    n, h = len(values), p.horizon
+    if n < p.lookback + p.diff + h:
+        raise CLIError(f"--data: expected at least lookback + horizon = "
+                       f"{p.lookback + p.diff + h} steps, got {n} in '{series.name}'.")
+    future_z = prep.apply(values)[n - h:, values.shape[1] - p.n_fut:]
+    res = _model_forecast(model, prep, p, values, n - h, future_z, h)
+    actual = values[n - h:, : p.k]
+    per = [forecast_metrics(actual[:, j], res["point"][:, j], values[: n - h, j], p.season)
+           for j in range(p.k)]
+    res["metrics"] = {m: float(np.mean([d[m] for d in per])) for m in per[0]}
+    res["coverage"] = float(((actual >= res["lower"]) & (actual <= res["upper"])).mean())
+    return res
+
+
+def baselines(series: SeriesData, p: Plan) -> tuple[dict[str, dict[str, float]],
+                                                     dict[str, np.ndarray]]:
+    """Naive, seasonal naive, Holt-Winters and auto-ARIMA on the first target, same split."""
+    from rnnkit.baselines import run_forecast_baselines
+
+    y = series.target[:, 0]
+    hist = max(10 * (p.season or p.horizon), 400) if len(y) > 2000 else None
+    with _one_blas_thread():
+        rows = run_forecast_baselines(y, p.horizon, p.season, max_history=hist)
+    metrics = {r["baseline"]: {m: r[m] for m in ("mae", "rmse", "mape", "smape", "mase")}
+               for r in rows}
+    plot = {r["baseline"]: r["forecast"] for r in rows if r["baseline"] != "naive"}
+    return metrics, plot
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager:
+    """statsmodels' many small fits run 10-50x slower when BLAS threads oversubscribe a busy
+    machine; load its BLAS, then limit it to one thread (needs threadpoolctl, else no-op)."""
+    try:
+        import statsmodels.tsa.holtwinters
+        import statsmodels.tsa.statespace.sarimax  # noqa: F401
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def time_axis(series: SeriesData) -> np.ndarray:
+    return series.time_index if series.time_index is not None else np.arange(len(series))
+
+
+def future_time(series: SeriesData, steps: int) -> np.ndarray:
+    """Time stamps of the ``steps`` after the end (frequency, else the last spacing)."""
+    t = time_axis(series)
+    if np.issubdtype(t.dtype, np.datetime64) and series.freq:
+        import pandas as pd
+
+        return pd.date_range(t[-1], periods=steps + 1, freq=series.freq)[1:].to_numpy()
+    if np.issubdtype(t.dtype, np.datetime64) or np.issubdtype(t.dtype, np.number):
+        step = t[-1] - t[-2] if len(t) > 1 else 1
+        return t[-1] + step * np.arange(1, steps + 1)
+    return np.arange(len(t), len(t) + steps)
+
+
+def load_history(run: dict[str, Any], data: str, p: Plan,
+                 steps: int) -> tuple[SeriesData, np.ndarray]:
+    """The history to forecast from, and the known-future covariates ``[steps, F]`` taken from
+    trailing rows of the CSV whose target cells are empty."""
+    cfg = {**run["settings"], "data": data, "target": list(p.targets),
+           "covariates": list(p.covariates), "future_covariates": list(p.future)}
+    if not p.future:
+        return load_series(cfg), np.zeros((steps, 0))
+    if not _is_path(str(data)) or not Path(data).is_file():
+        raise CLIError(f"--data: expected a CSV file whose last {steps} rows hold the "
+                       f"known-future covariates {list(p.future)} (targets empty), got "
+                       f"'{data}'.")
+    import tempfile
+
+    import pandas as pd
+
+    df = pd.read_csv(data)
+    empty = df[[c for c in p.targets if c in df.columns]].isna().all(axis=1).to_numpy()
+    trailing = len(empty) - (np.flatnonzero(~empty)[-1] + 1 if (~empty).any() else 0)
+    if trailing < steps:
+        raise CLIError(f"--data: expected {steps} trailing rows with empty target(s) holding "
+                       f"the known-future covariates {list(p.future)}, got {trailing}. Append "
+                       "one row per future step.")
+    future = df[list(p.future)].iloc[len(df) - trailing:][:steps].to_numpy(dtype=np.float64)
+    if not np.isfinite(future).all():
+        raise CLIError(f"--data: expected numbers in the future rows of {list(p.future)}, got "
+                       "missing values. Fill them in.")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(data).name
+        df.iloc[: len(df) - trailing].to_csv(path, index=False)
+        return load_series({**cfg, "data": str(path)}), future
+
+
+def future_forecast(model: Forecaster, prep: Transform, p: Plan, series: SeriesData,
+                    future: np.ndarray, steps: int) -> dict[str, np.ndarray]:
+    """Forecast ``steps`` after the end of ``series`` (future covariates ``[steps, F]``)."""
+    values = ordered(series, p)
+    if len(values) < p.lookback + p.diff:
+        raise CLIError(f"--data: expected at least lookback = {p.lookback + p.diff} steps of "
+                       f"history, got {len(values)}.")
+    c = values.shape[1]
+    fz = (future - np.array(prep.shift[c - p.n_fut:])) / np.array(prep.scale[c - p.n_fut:])
+    return _model_forecast(model, prep, p, values, len(values), fz, steps)
+
+
+def _frame(cols: dict[str, Any]):
+    import pandas as pd
+
+    return pd.DataFrame(cols)
+
+
+def csv_text(cols: dict[str, Any]) -> str:
+    return _frame(cols).to_csv(index=False)
+
+
+def write_csv(cols: dict[str, Any], path: str | Path) -> Path:
+    """Write a CSV atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    _frame(cols).to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
