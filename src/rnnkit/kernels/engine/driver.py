@@ -15,7 +15,7 @@ from rnnkit.cells.lstm import LSTMCell
 from rnnkit.functional.cells import layer_norm
 from rnnkit.functional.masking import reverse_padded
 from rnnkit.kernels.base import DirectionRun, Kernel
-from rnnkit.kernels.engine import elman, gru, lstm
+from rnnkit.kernels.engine import elman, gru, lstm, native
 from rnnkit.kernels.torch_fused import linear
 
 __all__ = ["ENGINE", "engine_why_not", "run_engine"]
@@ -99,7 +99,8 @@ def run_engine(run: DirectionRun):
 
 ENGINE = Kernel(
     name="engine",
-    summary="rnnkit's fused engine: one GEMM per step, hand-written BPTT (every variant)",
+    summary=("rnnkit's fused engine: one GEMM per step, hand-written BPTT (every variant); "
+             + native.status()),
     fast=True,
     why_not=engine_why_not,
     run=run_engine,

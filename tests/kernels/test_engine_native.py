@@ -1,0 +1,55 @@
+"""The native C pointwise step equals the pure-PyTorch fallback; the oneDNN GEMM helpers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_engine import make_run, outputs_and_grads
+
+from cell_specs import CELL_SPECS
+from rnnkit.kernels.engine import lstm_native, native
+from rnnkit.kernels.engine.driver import ENGINE, run_engine
+from rnnkit.kernels.torch_fused import linear, mm_nt, mm_tn
+
+needs_native = pytest.mark.skipif(native.lstm_lib() is None, reason=native.status())
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("spec", ["lstm", "lstm-peephole", "lstm-layernorm", "lstm-proj",
+                                  "lstm-all"])
+def test_native_equals_fallback(spec, dtype, monkeypatch):
+    cell = CELL_SPECS[spec](5, 7, dtype=dtype)
+    run = make_run(cell, 4, 9, True, True, 0.3, 0.2, True, dtype=dtype)
+    y1, s1, g1 = outputs_and_grads(run_engine, run)
+    monkeypatch.setattr(lstm_native, "usable", lambda xp: False)
+    y2, s2, g2 = outputs_and_grads(run_engine, run)
+    tol = {"atol": 1e-12, "rtol": 1e-12} if dtype == torch.float64 else {"atol": 1e-5,
+                                                                          "rtol": 1e-4}
+    torch.testing.assert_close(y1, y2, **tol)
+    for a, b in zip((*s1, *g1), (*s2, *g2), strict=True):
+        torch.testing.assert_close(a, b, **tol)
+
+
+def test_explain_says_where_the_pointwise_step_runs():
+    assert "pointwise step" in ENGINE.summary
+
+
+@pytest.mark.parametrize("M,K,N", [(1, 3, 5), (64, 256, 96), (70, 33, 512)])
+def test_onednn_gemms_match_matmul(M, K, N):
+    a, b, c = torch.randn(M, K), torch.randn(N, K), torch.randn(M, N)
+    torch.testing.assert_close(mm_nt(a, b), a @ b.t(), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(mm_tn(c, a), c.t() @ a, atol=1e-4, rtol=1e-4)
+
+
+def test_linear_forward_and_grads_match_f_linear():
+    x = torch.randn(6, 50, 40, requires_grad=True)
+    w = torch.randn(64, 40, requires_grad=True)
+    b = torch.randn(64, requires_grad=True)
+    y1 = linear(x, w, b)
+    y2 = torch.nn.functional.linear(x, w, b)
+    torch.testing.assert_close(y1, y2, atol=1e-4, rtol=1e-4)
+    g1 = torch.autograd.grad(y1.pow(2).sum(), (x, w, b))
+    g2 = torch.autograd.grad(y2.pow(2).sum(), (x, w, b))
+    for a, c in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, c, atol=1e-3, rtol=1e-4)
