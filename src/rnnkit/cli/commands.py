@@ -14,6 +14,8 @@ TASK_HELP = {
     "forecast": "time-series forecasting (default data: airline)",
     "classify": "sequence / sensor / text classification",
     "lm": "character-level language model",
+    "seq2seq": "sequence-to-sequence with attention (default data: cmudict G2P)",
+    "tag": "sequence labelling, BiLSTM(-CRF) tagger on CoNLL files (default data: kjv-case)",
 }
 
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
         cfg = resolve_config(mod.DEFAULTS, {"data": "airline", "out": "runs/demo-airline"})
         return mod.train(cfg)
-    if cmd in ("evaluate", "predict", "forecast", "generate"):
+    if cmd in ("evaluate", "predict", "forecast", "generate", "explain"):
         run_cfg = read_run(args.run_dir)
         mod = _module(run_cfg.get("task", ""))
         fn = getattr(mod, cmd, None)

@@ -4,6 +4,7 @@
     rnnkit evaluate DIR --data …      rnnkit predict DIR --data …
     rnnkit forecast DIR --data FILE.csv --horizon H
     rnnkit generate DIR --prime TEXT --length N --temperature T --seed S
+    rnnkit explain DIR --data … --index N   (attention heatmap / saliency PNG + JSON)
     rnnkit datasets                   rnnkit bench [engine|parallel] …
     rnnkit demo                       (= rnnkit train forecast --data airline)
 """
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--test-data")
         p.add_argument("--output", "-o", help="where to write (default DIR/predictions.csv)")
         p.add_argument("--input", help="a single input text (text classification)")
+        p.add_argument("--beam-width", type=int, default=None,
+                       help="seq2seq: beam width (1 = greedy; default: the run's)")
 
     p = sub.add_parser("forecast", help="forecast the future of a series with a trained run")
     p.add_argument("run_dir", metavar="DIR")
@@ -82,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
+
+    p = sub.add_parser("explain", help="attention maps / saliency of one example, as PNG + JSON")
+    p.add_argument("run_dir", metavar="DIR")
+    p.add_argument("--data", help="dataset name or file (default: the run's test data)")
+    p.add_argument("--index", type=int, default=0, help="which example (0-based, default 0)")
+    p.add_argument("--output", "-o", help="folder for the files (default DIR/explain)")
+    p.add_argument("--beam-width", type=int, default=None, help="seq2seq: beam width")
+    p.add_argument("--method", choices=["gradient_x_input", "integrated_gradients"],
+                   default=None, help="saliency method (default integrated_gradients)")
 
     p = sub.add_parser("datasets", help="list the built-in real datasets")
     p.add_argument("--task", help="only this task's datasets")

