@@ -96,7 +96,7 @@ def load_pairs(cfg: dict[str, Any]) -> PairData:
             (s_tr, t_tr), (s_va, t_va), te = split_pairs(src, tgt, (0.9, 0.05, 0.05),
                                                          cfg["seed"])
         data = PairData(tuple(s_tr), tuple(t_tr), tuple(s_va), tuple(t_va), tuple(te[0]),
-                        tuple(te[1]), name=Path(name).name)
+                        tuple(te[1]), name=Path(name).stem)
     if cfg.get("max_train"):
         n = int(cfg["max_train"])
         data = PairData(data.sources_train[:n], data.targets_train[:n], *[

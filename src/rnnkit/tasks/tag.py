@@ -68,7 +68,7 @@ def load_tagged(cfg: dict[str, Any]) -> TaggedData:
                 sents, tags, (0.9, 0.05, 0.05), cfg["seed"])
         tup = lambda xs: tuple(tuple(x) for x in xs)  # noqa: E731
         data = TaggedData(tup(s_tr), tup(t_tr), tup(s_va), tup(t_va), tup(te_s), tup(te_t),
-                          name=Path(name).name)
+                          name=Path(name).stem)
     if cfg.get("max_train"):
         n = int(cfg["max_train"])
         data = TaggedData(data.sentences_train[:n], data.tags_train[:n], data.sentences_val,
