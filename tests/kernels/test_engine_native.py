@@ -7,7 +7,7 @@ import torch
 from test_engine import make_run, outputs_and_grads
 
 from cell_specs import CELL_SPECS
-from rnnkit.kernels.engine import lstm_native, native
+from rnnkit.kernels.engine import gru_native, lstm_native, native
 from rnnkit.kernels.engine.driver import ENGINE, run_engine
 from rnnkit.kernels.torch_fused import linear, mm_nt, mm_tn
 
@@ -17,12 +17,13 @@ needs_native = pytest.mark.skipif(native.lstm_lib() is None, reason=native.statu
 @needs_native
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("spec", ["lstm", "lstm-peephole", "lstm-layernorm", "lstm-proj",
-                                  "lstm-all"])
+                                  "lstm-all", "gru", "gru-layernorm"])
 def test_native_equals_fallback(spec, dtype, monkeypatch):
     cell = CELL_SPECS[spec](5, 7, dtype=dtype)
     run = make_run(cell, 4, 9, True, True, 0.3, 0.2, True, dtype=dtype)
     y1, s1, g1 = outputs_and_grads(run_engine, run)
     monkeypatch.setattr(lstm_native, "usable", lambda xp: False)
+    monkeypatch.setattr(gru_native, "usable", lambda xp: False)
     y2, s2, g2 = outputs_and_grads(run_engine, run)
     tol = {"atol": 1e-12, "rtol": 1e-12} if dtype == torch.float64 else {"atol": 1e-5,
                                                                           "rtol": 1e-4}

@@ -247,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
                 if only and variant not in only:
                     continue
                 naive = not a.no_naive and variant == "standard" and shape[1] <= 100
-                report["cases"].append(_case(family, variant, shape, a.repeats, naive,
-                                             a.memory and si == 0))
+                row = _case(family, variant, shape, a.repeats, naive, a.memory and si == 0)
+                report["cases"].append(row)
+                print(f"[{family} {variant} {shape}] train {row['ratio_train']:.2f}x infer "
+                      f"{row['ratio_infer']:.2f}x", file=sys.stderr, flush=True)
     if not a.no_extras:
         report["bf16"] = _bf16_rows(SHAPES[0], a.repeats)
         report["streaming"] = _streaming(a.repeats)

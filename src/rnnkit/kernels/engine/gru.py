@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from rnnkit.kernels.engine import gru_native
 from rnnkit.kernels.engine._common import (
     final_rows,
     mask_at,
@@ -55,6 +56,10 @@ class FusedGRU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, reset_after, sizes, lengths, keep):
+        ctx.native = reset_after and gru_native.usable(xp)
+        if ctx.native:
+            ctx.zh, ctx.reset_after, ctx.sizes = zh, reset_after, sizes
+            return gru_native.forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep)
         X = xp.transpose(0, 1)
         T, B, G3 = X.shape
         H = G3 // 3
@@ -101,6 +106,9 @@ class FusedGRU(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dY, dhn):
+        if ctx.native:
+            DX, DA, DS, gh, d_lnw = gru_native.backward(ctx, dY, dhn)
+            return _grads(ctx, DX, DA, DS, None, gh, d_lnw)
         h0, w_hh, hb, ln_w, m, Y, RZ, N = ctx.saved_tensors
         zh, ra = ctx.zh, ctx.reset_after
         T, B, H = Y.shape

@@ -19,9 +19,10 @@ import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["Arr", "LSTMCtx", "lstm_lib", "status"]
+__all__ = ["Arr", "GRUCtx", "LSTMCtx", "lstm_lib", "status"]
 
-_SRC = Path(__file__).resolve().parent.parent / "csrc" / "lstm_pointwise.c"
+_CSRC = Path(__file__).resolve().parent.parent / "csrc"
+_SOURCES = (_CSRC / "lstm_pointwise.c", _CSRC / "gru_pointwise.c")
 _FLAGS = ["-O3", "-ffast-math", "-march=native", "-fPIC", "-shared", "-std=c99"]
 _LIBS = ["-lmvec", "-lm"]
 _state: dict = {}
@@ -43,6 +44,12 @@ class LSTMCtx(ctypes.Structure):
                    ("xb", ctypes.c_void_p)]
                 + [(a, Arr) for a in _BWD]
                 + [("dlnw", ctypes.c_void_p), ("dlnb", ctypes.c_void_p)])
+
+
+class GRUCtx(ctypes.Structure):
+    _fields_ = ([("H", ctypes.c_int64), ("flags", ctypes.c_int64), ("zhv", ctypes.c_double)]
+                + [(a, Arr) for a in ("x", "rz", "nn", "an", "y", "h0", "zh", "m",
+                                      "acc", "dy", "dx", "da")])
 
 
 def _compiler() -> str | None:
@@ -68,7 +75,7 @@ def _cpu_tag() -> str:
 
 
 def _build(cc: str) -> Path:
-    src = _SRC.read_bytes()
+    src = b"".join(p.read_bytes() for p in _SOURCES)
     key = hashlib.sha256(src + " ".join(_FLAGS + _LIBS + [cc, _cpu_tag()]).encode()).hexdigest()
     out = _cache_dir() / f"rnnkit_pointwise_{key[:16]}.so"
     if out.exists():
@@ -86,7 +93,7 @@ def _build(cc: str) -> Path:
             return out
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
         os.close(fd)
-        cmd = [cc, *_FLAGS, str(_SRC), "-o", tmp]
+        cmd = [cc, *_FLAGS, *(str(p) for p in _SOURCES), "-o", tmp]
         res = subprocess.run(cmd + _LIBS, capture_output=True, text=True, timeout=120)
         if res.returncode != 0:  # some libcs have no libmvec: retry without it
             res = subprocess.run([*cmd, "-lm"], capture_output=True, text=True, timeout=120)
@@ -114,6 +121,10 @@ def _load():
         getattr(lib, f"lstm_fwd_{sfx}").argtypes = [ctx_p, i64, i64, ptr]
         getattr(lib, f"lstm_bwd_{sfx}").argtypes = [ctx_p, i64, i64, ptr, i64]
         getattr(lib, f"lstm_fwd_{sfx}").restype = getattr(lib, f"lstm_bwd_{sfx}").restype = None
+        gctx = ctypes.POINTER(GRUCtx)
+        getattr(lib, f"gru_fwd_{sfx}").argtypes = [gctx, i64, i64, ptr]
+        getattr(lib, f"gru_bwd_{sfx}").argtypes = [gctx, i64, i64, ptr, i64]
+        getattr(lib, f"gru_fwd_{sfx}").restype = getattr(lib, f"gru_bwd_{sfx}").restype = None
     return lib, None
 
 
@@ -131,7 +142,7 @@ def status() -> str:
             return "pure-PyTorch pointwise step (native step disabled by RNNKIT_NATIVE=0)"
         if _compiler() is None:
             return "pure-PyTorch pointwise step (no C compiler found; set CC to enable native)"
-        return "native C pointwise step for LSTM (built on first use)"
+        return "native C pointwise step for LSTM and reset-after GRU (built on first use)"
     if _state["lib"] is None:
         return f"pure-PyTorch pointwise step ({_state['why']})"
-    return "native C pointwise step for LSTM"
+    return "native C pointwise step for LSTM and reset-after GRU"

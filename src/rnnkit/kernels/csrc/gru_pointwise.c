@@ -1,0 +1,94 @@
+/* rnnkit engine: fused pointwise reset-after GRU step (forward and backward), float and double.
+ * Same scheme as lstm_pointwise.c: the GEMM (and layer norm) stay in torch, one call per step.
+ * Forward: r, z = σ(x_rz + a_rz); n = tanh(x_n + r ⊙ a_n); h = n + z ⊙ (h_{t-1} - n);
+ * zoneout h = lerp(h, h_{t-1}, d). a = h_in W_hhᵀ + b_hh (or its layer norm) comes in as hw.
+ */
+#include <math.h>
+#include <stdint.h>
+
+typedef struct { void *p; int64_t ts, rs; } garr;
+
+typedef struct {
+    int64_t H, flags;
+    double zhv;
+    garr x, rz, nn, an, y, h0, zh, m;
+    garr acc, dy, dx, da;
+} gru_ctx;
+
+enum { G_ZH = 4, G_ZH_MASK = 8, G_MASK = 128 };
+
+static inline float gexp_f32(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float k = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } u;
+    u.i = ((int32_t)k + 127) << 23;
+    return p * u.f;
+}
+static inline double gexp_f64(double x) { return exp(x); }
+
+#define GDEFINE(T, SFX) \
+static inline T *gat_##SFX(const garr *a, int64_t t, int64_t r) { \
+    return (T *)a->p + t * a->ts + r * a->rs; \
+} \
+void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *hw) { \
+    const int64_t H = k->H, fl = k->flags; \
+    for (int64_t r = 0; r < n; ++r) { \
+        const T *x = gat_##SFX(&k->x, t, r), *w = hw + r * 3 * H; \
+        T *rz = gat_##SFX(&k->rz, t, r), *nn = gat_##SFX(&k->nn, t, r); \
+        T *an = gat_##SFX(&k->an, t, r), *y = gat_##SFX(&k->y, t, r); \
+        const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
+        _Pragma("GCC ivdep") for (int64_t j = 0; j < 2 * H; ++j) \
+            rz[j] = (T)1 / ((T)1 + gexp_##SFX(-(x[j] + w[j]))); \
+        _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+            an[j] = w[2 * H + j]; \
+            T v = x[2 * H + j] + rz[j] * an[j]; \
+            T nv = (T)1 - (T)2 / ((T)1 + gexp_##SFX((T)2 * v)); \
+            nn[j] = nv; \
+            y[j] = nv + rz[H + j] * (hp[j] - nv); \
+        } \
+        if (fl & G_ZH) { \
+            const T *z = (fl & G_ZH_MASK) ? gat_##SFX(&k->zh, t, r) : 0; \
+            const T zv = (T)k->zhv; \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
+                y[j] += (z ? z[j] : zv) * (hp[j] - y[j]); \
+        } \
+    } \
+} \
+void gru_bwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
+    const int64_t H = k->H, fl = k->flags; \
+    for (int64_t r = 0; r < n; ++r) { \
+        const T *rz = gat_##SFX(&k->rz, t, r), *nn = gat_##SFX(&k->nn, t, r); \
+        const T *an = gat_##SFX(&k->an, t, r), *dy = gat_##SFX(&k->dy, t, r); \
+        const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
+        const T *m = (fl & G_MASK) ? gat_##SFX(&k->m, 0, r) : 0; \
+        const T *z = (fl & G_ZH_MASK) ? gat_##SFX(&k->zh, t, r) : 0; \
+        const T zv = (fl & G_ZH) ? (T)k->zhv : (T)0; \
+        const T *Ar = r < a_rows ? A + r * H : 0; \
+        T *acc = gat_##SFX(&k->acc, 0, r), *dx = gat_##SFX(&k->dx, t, r); \
+        T *da = gat_##SFX(&k->da, t, r); \
+        _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+            T d = acc[j] + dy[j]; \
+            if (Ar) d += m ? Ar[j] * m[j] : Ar[j]; \
+            T a = d * (z ? z[j] : zv); \
+            d -= a; \
+            T rr = rz[j], zz = rz[H + j], nv = nn[j]; \
+            T dz = d * (hp[j] - nv) * zz * ((T)1 - zz); \
+            T dn = (d - d * zz) * ((T)1 - nv * nv); \
+            T dr = dn * an[j] * rr * ((T)1 - rr); \
+            dx[j] = dr; dx[H + j] = dz; dx[2 * H + j] = dn; \
+            da[j] = dr; da[H + j] = dz; da[2 * H + j] = dn * rr; \
+            acc[j] = a + d * zz; \
+        } \
+    } \
+}
+
+GDEFINE(float, f32)
+GDEFINE(double, f64)

@@ -1,0 +1,100 @@
+"""The reset-after GRU loops of ``gru.py`` with the pointwise step in native C
+(``csrc/gru_pointwise.c``): per step one GEMM (plus layer norm when on) and one C call, forward
+and backward. ``gru.py`` falls back to its own loops where this does not apply."""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+from torch import Tensor
+
+from rnnkit.kernels.engine import native
+from rnnkit.kernels.engine._common import final_rows
+from rnnkit.kernels.engine.lstm_native import _arr, usable
+from rnnkit.kernels.torch_fused import mm_nt
+
+__all__ = ["backward", "forward", "usable"]
+
+_EPS = 1e-5
+_aten = torch.ops.aten
+ZH, ZH_MASK, MASK = 4, 8, 128
+
+
+def _fn(kind: str, dtype):
+    return getattr(native.lstm_lib(), f"gru_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
+
+
+def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep):
+    X = xp.transpose(0, 1)
+    T, B, G3 = X.shape
+    H, k = G3 // 3, (T if keep else 1)
+    RZ, N, AN = X.new_empty(k, B, 2 * H), X.new_empty(k, B, H), X.new_empty(k, B, H)
+    Y = X.new_zeros(T, B, H)
+    h0 = h0.contiguous()
+    m = None if m is None else m.contiguous()
+    zh_t = zh.contiguous() if isinstance(zh, Tensor) else None
+    kc = native.GRUCtx()
+    kc.H = H
+    kc.flags = (MASK if m is not None else 0) | (0 if zh is None else ZH | (
+        ZH_MASK if zh_t is not None else 0))
+    kc.zhv = float(zh) if zh is not None and zh_t is None else 0.0
+    kc.x = native.Arr(xp.data_ptr(), xp.stride(1), xp.stride(0))
+    kc.rz, kc.nn, kc.an, kc.y = _arr(RZ), _arr(N), _arr(AN), _arr(Y)
+    kc.h0, kc.zh, kc.m = _arr(h0), _arr(zh_t), _arr(m)
+    step, pk = _fn("fwd", X.dtype), ctypes.byref(kc)
+    raws, stats = [], []
+    for t in range(T):
+        n = sizes[t]
+        if n == 0:
+            break
+        hp = h0[:n] if t == 0 else Y[t - 1, :n]
+        hin = hp if m is None else hp * m[:n]
+        raw = mm_nt(hin, w_hh)
+        if ln_w is not None:
+            hw, mu, rs = torch.native_layer_norm(raw, (G3,), ln_w, hb, _EPS)
+            if keep:
+                raws.append(raw)
+                stats.append((mu, rs))
+        else:
+            hw = raw if hb is None else raw.add_(hb)
+        step(pk, t, n, hw.data_ptr())
+    if keep:
+        ctx.save_for_backward(h0, w_hh, hb, ln_w, m, Y, RZ, N)
+        ctx.gn = (AN, raws, stats, kc, zh_t)
+    return Y, final_rows(Y, lengths)
+
+
+def backward(ctx, dY, dhn):
+    _, w_hh, hb, ln_w, m, Y, _, _ = ctx.saved_tensors
+    _, raws, stats, kc, _ = ctx.gn  # AN stays alive here: the C step reads it
+    T, B, H = Y.shape
+    acc = dhn.clone().contiguous() if dhn is not None else Y.new_zeros(B, H)
+    dY = dY.contiguous() if dY is not None else Y.new_zeros(Y.shape)
+    DX, DA = Y.new_zeros(T, B, 3 * H), Y.new_zeros(T, B, 3 * H)
+    DS = Y.new_zeros(T, B, 3 * H) if ln_w is not None else None
+    d_lnw = Y.new_zeros(3 * H) if ln_w is not None else None
+    kc.acc, kc.dy, kc.dx, kc.da = _arr(acc), _arr(dY), _arr(DX), _arr(DA)
+    step, pk = _fn("bwd", Y.dtype), ctypes.byref(kc)
+    w_t = w_hh.t().contiguous()
+    A = Y.new_zeros(0, H)
+    si = len(stats)
+    for t in range(T - 1, -1, -1):
+        n = ctx.sizes[t]
+        if n == 0:
+            continue
+        a_rows = min(A.shape[0], n)
+        step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
+        src = DA[t, :n]
+        if ln_w is not None:
+            si -= 1
+            mu, rs = stats[si]
+            src, dw, _ = _aten.native_layer_norm_backward(
+                src, raws[si], [3 * H], mu, rs, ln_w, hb, [True, True, False])
+            DS[t, :n] = src
+            d_lnw += dw
+        A = mm_nt(src, w_t)
+    gh = acc
+    gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
+    return DX, DA, DS, gh, d_lnw
+
