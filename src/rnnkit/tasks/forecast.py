@@ -46,13 +46,17 @@ __all__ = ["DEFAULTS", "add_arguments", "evaluate", "forecast", "predict", "trai
 DEFAULTS: dict[str, Any] = {
     "horizon": None, "lookback": None, "season": None, "target": None, "covariates": None,
     "future_covariates": None, "mode": "direct", "loss": "mse", "log": None, "diff": 0,
-    "fillna": None, "norm": "mean", "highway": True, "ensemble": 5, "val_size": None,
+    "fillna": None, "norm": "mean", "highway": True, "ensemble": None, "val_size": None,
     "patience": 10, "level": 0.8, "stride": None, "baselines": True,
 }
 
 # Per-task values of the common flags when they are left unset.
 _TRAIN_DEFAULTS = {"epochs": 60, "batch_size": 32, "lr": 3e-3, "hidden_size": 32,
-                   "num_layers": 1, "dropout": 0.0, "bidirectional": False, "layer_norm": False}
+                   "num_layers": 1, "dropout": 0.0, "bidirectional": False, "layer_norm": False,
+                   "ensemble": 5}
+# Long series (more than this many training windows) already give many steps per epoch.
+_LARGE = 1000
+_LARGE_DEFAULTS = {"epochs": 15, "ensemble": 2}
 
 
 def add_arguments(group: argparse._ArgumentGroup) -> None:
@@ -76,7 +80,8 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     a("--norm", choices=NORMS, help="per-window normalisation of the targets (default mean)")
     a("--highway", action=argparse.BooleanOptionalAction, default=None,
       help="add a linear autoregressive path (default on)")
-    a("--ensemble", type=int, help="networks trained and averaged (default 5)")
+    a("--ensemble", type=int, help="networks trained and averaged (default 5; 2 for long "
+      "series)")
     a("--val-size", type=int, help="validation steps before the test (default: horizon)")
     a("--patience", type=int, help="early-stopping patience in epochs (default 10)")
     a("--level", type=float, help="prediction-interval coverage (default 0.8)")
@@ -90,12 +95,13 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
 
 def train(cfg: dict[str, Any]) -> int:
     """Train, score beside the baselines, write the run directory; returns the exit status."""
-    cfg = {**cfg, **{k: v for k, v in _TRAIN_DEFAULTS.items() if cfg.get(k) is None}}
     series = load_series(cfg)
     plan = make_plan(series, cfg)
     values = ordered(series, plan)
     prep = Transform.fit(values, plan)
     sets = split_windows(prep.apply(values), plan)
+    defaults = {**_TRAIN_DEFAULTS, **(_LARGE_DEFAULTS if len(sets["train"]) > _LARGE else {})}
+    cfg = {**cfg, **{k: v for k, v in defaults.items() if cfg.get(k) is None}}
     model_cfg = ForecasterConfig(
         n_targets=plan.k, n_covariates=plan.n_cov, n_future=plan.n_fut, lookback=plan.lookback,
         horizon=plan.horizon, kind=str(cfg["model"]).lower(), hidden_size=cfg["hidden_size"],
@@ -133,12 +139,12 @@ class _KeepBest(Callback):
     """Keeps the weights of the epoch with the lowest validation loss (restored after fit)."""
 
     def __init__(self) -> None:
-        self.best, self.state = float("inf"), None
+        self.best, self.state, self.best_epoch = float("inf"), None, 0
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         value = logs.get("val_loss", logs.get("loss"))
         if value is not None and value < self.best:
-            self.best = float(value)
+            self.best, self.best_epoch = float(value), len(trainer.history)
             self.state = copy.deepcopy(trainer.model.state_dict())
 
     def restore(self, model: torch.nn.Module) -> None:
@@ -350,7 +356,9 @@ def make_plan(series: SeriesData, cfg: dict[str, Any]) -> Plan:
         season = detect_season(series.y[: n - max(n // 5, cfg.get("horizon") or 0)])
     horizon = cfg.get("horizon") or season or max(1, round(0.1 * n))
     lookback = cfg.get("lookback") or (2 * season if season else 2 * horizon)
-    val = horizon if cfg.get("val_size") is None else cfg["val_size"]
+    val = cfg.get("val_size")
+    if val is None:  # long series: a validation block of 10 %, else one horizon
+        val = max(horizon, n // 10) if n >= 500 else horizon
     diff = cfg.get("diff") or 0
     need = lookback + diff + 2 * horizon + val
     if n < need:
@@ -462,7 +470,7 @@ def split_windows(z: np.ndarray, p: Plan) -> dict[str, Any]:
     start = p.lookback + p.diff
     args = (p.lookback, p.horizon, p.k, p.n_fut)
     train = make_windows(z, *args, start=start, stop=val_start, stride=p.stride)
-    val = (make_windows(z, *args, start=max(val_start, start), stop=test_start)
+    val = (make_windows(z, *args, start=max(val_start, start), stop=test_start, stride=p.stride)
            if p.val_size else None)
     return {"train": train, "val": val}
 
