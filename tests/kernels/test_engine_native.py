@@ -54,3 +54,12 @@ def test_linear_forward_and_grads_match_f_linear():
     g2 = torch.autograd.grad(y2.pow(2).sum(), (x, w, b))
     for a, c in zip(g1, g2, strict=True):
         torch.testing.assert_close(a, c, atol=1e-3, rtol=1e-4)
+
+
+def test_gradcheck_fast_linear():
+    from rnnkit.kernels.torch_fused import FastLinear
+
+    x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(FastLinear.apply, (x, w, b))
