@@ -1,0 +1,437 @@
+"""Language modelling: ``rnnkit train lm`` and ``evaluate`` / ``predict`` / ``generate``.
+
+Data flow::
+
+    text ─ split: train | valid (5 %) | test (last 10 %) ─ tokenizer fitted on train ─ ids
+    train ids → B contiguous rows; batch n = columns [n·T, (n+1)·T) of every row (+1 shifted)
+
+so row ``b`` of batch ``n+1`` continues row ``b`` of batch ``n``: the trainer runs
+``stateful=True`` (``shuffle=False``, ``drop_last=True``) and carries the detached recurrent
+state across batches (truncated BPTT over the whole corpus, the classic char-rnn setup). The
+learning rate warms up, then follows a cosine to ``min_lr_ratio · lr`` over whichever ends
+first, the epochs or the time budget.
+
+The test score is the exact bits per character (char level) or per token (word level) of the
+held-out tail, each token predicted from all the text before it
+(:meth:`LanguageModel.token_nll`), beside a unigram model and bzip2 on the same tail. Run
+directory: ``config.json`` (settings, model config, tokenizer, split), ``model.safetensors``,
+``metrics.json``, ``history.{csv,json,png}`` (loss / bpc curves), ``checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rnnkit.baselines import bzip2_bpc, unigram_bpc
+from rnnkit.data import (
+    CharTokenizer,
+    TextCorpus,
+    Tokenizer,
+    WordTokenizer,
+    load_dataset,
+    load_text,
+    tokenizer_from_dict,
+)
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.tasks.common import (
+    CLIError,
+    format_table,
+    load_weights,
+    make_out_dir,
+    read_run,
+    save_weights,
+    trainer_config,
+    write_json,
+    write_metrics,
+)
+from rnnkit.training import Callback, Trainer, seed_everything
+
+__all__ = ["DEFAULTS", "StreamDataset", "add_arguments", "evaluate", "generate", "predict",
+           "score", "train"]
+
+DEFAULTS: dict[str, Any] = {
+    "tokenizer": "char", "seq_len": 128, "embedding_dim": None, "tie_weights": None,
+    "max_vocab": None, "min_freq": 1, "valid_frac": 0.05, "test_frac": 0.1,
+    "clip_grad_norm": 1.0, "weight_decay": 0.0, "warmup_steps": 100, "min_lr_ratio": 0.05,
+}
+# Per-task values of the common flags when they are left unset.
+_TRAIN_DEFAULTS = {"batch_size": 64, "lr": 2e-3, "hidden_size": 512, "num_layers": 1,
+                   "dropout": 0.0, "bidirectional": False, "layer_norm": False}
+DEFAULT_TIME_BUDGET = 600.0  # seconds, when neither --epochs nor --time-budget is given
+_CONTEXT_CHARS = 4000  # text before the test tail fed as context (≥ token_nll's warm-up)
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    """The language-model flags (every default is None so TOML values are not overridden)."""
+    a = group.add_argument
+    a("--tokenizer", choices=["char", "word"], help="char (default) or word level")
+    a("--seq-len", type=int, metavar="T", help="time steps per batch = truncated-BPTT length "
+      "(default 128); the state carries across batches")
+    a("--embedding-dim", type=int, help="token embedding size (default 64 char, 256 word)")
+    a("--tie-weights", action=argparse.BooleanOptionalAction, default=None,
+      help="share the embedding with the output layer (default: off char, on word)")
+    a("--max-vocab", type=int, help="vocabulary cap incl. <pad>/<unk> (default: none for "
+      "char, 20000 for word)")
+    a("--min-freq", type=int, help="minimum training count for a token (default 1)")
+    a("--valid-frac", type=float, help="validation slice before the test tail (default 0.05)")
+    a("--test-frac", type=float, help="held-out tail (default 0.1)")
+    a("--clip-grad-norm", type=float, help="gradient clipping (default 1.0)")
+    a("--weight-decay", type=float, help="AdamW weight decay (default 0)")
+    a("--warmup-steps", type=int, help="linear LR warm-up steps (default 100)")
+    a("--min-lr-ratio", type=float, help="final LR of the cosine decay / --lr (default 0.05)")
+
+
+# ---- train ------------------------------------------------------------------------------------
+
+def train(cfg: dict[str, Any]) -> int:
+    """Train, score the held-out tail beside the baselines, write the run directory."""
+    cfg = _fill_defaults(cfg)
+    corpus = load_corpus(cfg["data"], "--data")
+    split = {"valid_frac": cfg["valid_frac"], "test_frac": cfg["test_frac"]}
+    if cfg["test_data"]:
+        load_corpus(cfg["test_data"], "--test-data")  # fail now, not after training
+    train_text, valid_text = split_text(corpus, split, separate_test=bool(cfg["test_data"]))
+    tok = make_tokenizer(cfg).fit(train_text)
+    train_ids, valid_ids = encode(tok, train_text), encode(tok, valid_text)
+    seq_len, rows = stream_shape(len(train_ids), cfg["seq_len"], cfg["batch_size"])
+    model_cfg = LanguageModelConfig(
+        vocab_size=tok.vocab_size, model=str(cfg["model"]).lower(),
+        embedding_dim=cfg["embedding_dim"], hidden_size=cfg["hidden_size"],
+        num_layers=cfg["num_layers"], dropout=cfg["dropout"],
+        tie_weights=bool(cfg["tie_weights"]), layer_norm=bool(cfg["layer_norm"]))
+    out = make_out_dir(cfg, "lm", corpus.name)  # all validation done: now write files
+    if (seq_len, rows) != (cfg["seq_len"], cfg["batch_size"]) and not cfg["quiet"]:
+        print(f"note: the training text has {len(train_ids):,} tokens; using batch size {rows} "
+              f"and seq-len {seq_len} so that every row holds at least one batch.")
+    seed_everything(cfg["seed"])
+    model = LanguageModel(model_cfg)
+    tcfg = trainer_config(cfg, out, batch_size=rows, optimizer="adamw", shuffle=False,
+                          drop_last=True, stateful=True, schedule="constant",
+                          clip_grad_norm=cfg["clip_grad_norm"],
+                          weight_decay=cfg["weight_decay"])
+    val_len = min(seq_len, (len(valid_ids) - 1) // rows)
+    val = StreamDataset(valid_ids, rows, val_len) if val_len >= 1 else None
+    t0 = time.time()
+    Trainer(tcfg, callbacks=[CosineToBudget(cfg["warmup_steps"], cfg["min_lr_ratio"])]).fit(
+        model, StreamDataset(train_ids, rows, seq_len), val, resume=cfg["resume"])
+    seconds = time.time() - t0
+    run = {"task": "lm", "dataset": corpus.name, "data": _resolved(cfg["data"]),
+           "test_data": _resolved(cfg["test_data"]),
+           "settings": {k: cfg.get(k) for k in (*DEFAULTS, "model", "seed", "epochs",
+                                                  "time_budget", "batch_size", "lr",
+                                                  "hidden_size", "num_layers", "dropout",
+                                                  "precision")},
+           "split": split, "tokenizer": tok.to_dict(), "model": model_cfg.to_dict(),
+           "default_prime": "\n" if "\n" in tok.stoi else tok.itos[2]}
+    save_weights(model, out)
+    write_json(out / "config.json", run)
+    head, context, tail = held_out(corpus, split, cfg["test_data"])
+    return _report(model, tok, head, context, tail, out, run, seconds)
+
+
+def _fill_defaults(cfg: dict[str, Any]) -> dict[str, Any]:
+    cfg = {**cfg, **{k: v for k, v in _TRAIN_DEFAULTS.items() if cfg.get(k) is None}}
+    word = cfg["tokenizer"] == "word"
+    if cfg["tokenizer"] not in ("char", "word"):
+        raise CLIError(f"--tokenizer: expected char or word, got {cfg['tokenizer']!r}.")
+    if cfg.get("embedding_dim") is None:
+        cfg["embedding_dim"] = 256 if word else 64
+    if cfg.get("tie_weights") is None:
+        cfg["tie_weights"] = word
+    if cfg.get("epochs") is None and cfg.get("time_budget") is None:
+        cfg["epochs"], cfg["time_budget"] = 100, DEFAULT_TIME_BUDGET
+    elif cfg.get("epochs") is None:
+        cfg["epochs"] = 100_000  # the time budget decides
+    if cfg["bidirectional"]:
+        raise CLIError("--bidirectional: expected a left-to-right model for language modelling, "
+                       "got --bidirectional. Drop the flag.")
+    for name in ("seq_len", "batch_size", "epochs", "min_freq", "embedding_dim"):
+        v = cfg[name]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise CLIError(f"--{name.replace('_', '-')}: expected an integer >= 1, got {v!r}.")
+    return cfg
+
+
+def _resolved(data: str | None) -> str | None:
+    return str(Path(data).resolve()) if data and _is_path(data) else data
+
+
+def _report(model: LanguageModel, tok: Tokenizer, head: str, context: str, tail: str,
+            out: Path, run: dict[str, Any], seconds: float | None) -> int:
+    """Score the tail, print the table; with ``seconds`` (after training) write metrics.json."""
+    test, base, unit = score(model, tok, head, context, tail)
+    print(format_table(test, base, model_name=f"{model.config.model}-{tok.kind}-lm"))
+    print(f"(test: {len(tail):,} chars; bpc = bits per character, perplexity per {unit})")
+    if seconds is not None:
+        write_metrics(out, "lm", run["dataset"], test, base, seconds, perplexity_unit=unit,
+                      test_chars=len(tail))
+        print(f"metrics: {out / 'metrics.json'}\nplots:   {out / 'history.png'}")
+    return 0
+
+
+class CosineToBudget(Callback):
+    """Linear warm-up, then a cosine from ``lr`` to ``min_ratio · lr`` whose progress is the
+    larger of steps / (epochs · batches per epoch) and elapsed / ``time_budget``, so the LR
+    anneals fully whichever limit ends training (the time clock restarts on ``--resume``)."""
+
+    def __init__(self, warmup_steps: int, min_ratio: float) -> None:
+        self.warmup, self.min_ratio, self.t0, self.total = max(warmup_steps, 0), min_ratio, 0., 1
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.t0 = time.perf_counter()
+        self.total = max(trainer.config.epochs * (trainer.batches_per_epoch or 1), 1)
+        self.on_before_optimizer_step(trainer)
+
+    def on_before_optimizer_step(self, trainer: Trainer) -> None:
+        c, step = trainer.config, trainer.global_step
+        p = step / self.total
+        if c.time_budget:
+            p = max(p, (time.perf_counter() - self.t0) / c.time_budget)
+        f = min(1.0, (step + 1) / self.warmup) if self.warmup else 1.0
+        f *= self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * min(p, 1.0)))
+        for g in trainer.optimizer.param_groups:
+            g["lr"] = c.lr * f
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+def _is_path(data: str) -> bool:
+    return Path(data).suffix != "" or "/" in data or "\\" in data or Path(data).exists()
+
+
+def load_corpus(data: str | None, flag: str = "--data") -> TextCorpus:
+    """A built-in corpus by name (``kjv``) or a UTF-8 text file, as a :class:`TextCorpus`."""
+    if not data:
+        raise CLIError(f"{flag}: expected a built-in corpus (kjv) or a UTF-8 .txt file, got "
+                       f"nothing. Pass e.g. {flag} kjv.")
+    if _is_path(str(data)):
+        try:
+            return load_text(data)
+        except (FileNotFoundError, ValueError) as e:
+            raise CLIError(f"{flag}: {e}") from None
+    ds = load_dataset(str(data))
+    if not isinstance(ds, TextCorpus):
+        raise CLIError(f"{flag}: expected a language-modelling corpus (kjv) or a .txt file, got "
+                       f"the {type(ds).__name__} dataset '{data}'. See 'rnnkit datasets'.")
+    return ds
+
+
+def split_text(corpus: TextCorpus, split: dict[str, float], separate_test: bool
+               ) -> tuple[str, str]:
+    """``(train, valid)`` text; the test tail (or a separate test file) is held out."""
+    vf, tf = split["valid_frac"], split["test_frac"]
+    if not (0 <= vf < 1 and 0 < tf < 1 and vf + tf < 1):
+        raise CLIError(f"--valid-frac/--test-frac: expected 0 <= valid, 0 < test, valid + test "
+                       f"< 1, got {vf} and {tf}.")
+    if separate_test:
+        n = len(corpus.text)
+        cut = n - round(n * vf)
+        return corpus.text[:cut], corpus.text[cut:]
+    train_text, valid_text, _ = corpus.split(vf, tf)
+    return train_text, valid_text
+
+
+def held_out(corpus: TextCorpus | None, split: dict[str, float], test_file: str | None
+             ) -> tuple[str, str, str]:
+    """``(head, context, tail)``: the text the unigram baseline is fitted on, the text that
+    precedes the tail (model context; empty for a separate file) and the scored tail."""
+    if test_file:
+        tail = load_corpus(test_file, "--test-data").text
+        return (corpus.text if corpus is not None else ""), "", tail
+    n = len(corpus.text)
+    cut = n - max(1, round(n * split["test_frac"]))  # the convention of run_lm_baselines
+    return corpus.text[:cut], corpus.text[:cut], corpus.text[cut:]
+
+
+def make_tokenizer(cfg: dict[str, Any]) -> Tokenizer:
+    kw = {"min_freq": cfg["min_freq"]}
+    if cfg.get("max_vocab") is not None:
+        kw["max_vocab"] = cfg["max_vocab"]
+    try:
+        return CharTokenizer(**kw) if cfg["tokenizer"] == "char" else WordTokenizer(**kw)
+    except ValueError as e:
+        raise CLIError(f"--max-vocab/--min-freq: {e}") from None
+
+
+def encode(tok: Tokenizer, text: str) -> np.ndarray:
+    """Ids of a long text as int64 ``[N]``."""
+    if isinstance(tok, CharTokenizer):
+        return tok.encode_array(text)
+    return np.asarray(tok.encode(text), dtype=np.int64)
+
+
+def stream_shape(n_tokens: int, seq_len: int, batch_size: int) -> tuple[int, int]:
+    """``(seq_len, rows)`` shrunk so that every one of ``rows`` rows holds >= 1 batch."""
+    if n_tokens < 3:
+        raise CLIError(f"--data: expected a training text of at least 3 tokens, got {n_tokens}. "
+                       "Use a longer text (or a smaller --valid-frac/--test-frac).")
+    rows = max(1, min(batch_size, (n_tokens - 1) // seq_len))
+    return min(seq_len, (n_tokens - 1) // rows), rows
+
+
+class StreamDataset(torch.utils.data.Dataset):
+    """Item ``j = n·rows + r`` is ``(x, y)``: time steps ``[n·T, (n+1)·T)`` of row ``r`` of the
+    token stream laid out as ``rows`` contiguous rows (``y`` = ``x`` shifted by one token).
+
+    Batched in order with ``batch_size = rows``, batch ``n+1`` continues batch ``n`` row by
+    row, which is what stateful training (carried state) needs.
+    """
+
+    def __init__(self, ids: np.ndarray, rows: int, seq_len: int) -> None:
+        per_row = (len(ids) - 1) // rows
+        self.rows, self.seq_len, self.steps = rows, seq_len, per_row // seq_len
+        if self.steps < 1:
+            raise ValueError(f"StreamDataset: expected at least rows·(seq_len) + 1 = "
+                             f"{rows * seq_len + 1} tokens, got {len(ids)}.")
+        t = torch.as_tensor(np.asarray(ids[: rows * per_row + 1]), dtype=torch.int64)
+        self.x = t[:-1].view(rows, per_row)
+        self.y = t[1:].view(rows, per_row)
+
+    def __len__(self) -> int:
+        return self.rows * self.steps
+
+    def __getitem__(self, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        n, r = divmod(int(j), self.rows)
+        sl = slice(n * self.seq_len, (n + 1) * self.seq_len)
+        return self.x[r, sl], self.y[r, sl]
+
+
+# ---- scoring ----------------------------------------------------------------------------------
+
+def tail_nll(model: LanguageModel, tok: Tokenizer, context: str, tail: str) -> torch.Tensor:
+    """Nats of each tail token given everything before it (the first token of a tail without
+    context is not scored: nothing predicts it)."""
+    ctx = encode(tok, context[-_CONTEXT_CHARS:]) if context else np.zeros(0, np.int64)
+    ids = np.concatenate([ctx, encode(tok, tail)])
+    first = max(len(ctx), 1)
+    if len(ids) - first < 1:
+        raise CLIError(f"test text: expected at least 2 tokens to score, got {len(ids)}. Use a "
+                       "longer text.")
+    return model.token_nll(torch.as_tensor(ids), first=first, rows=64, chunk_len=512)
+
+
+def score(model: LanguageModel, tok: Tokenizer, head: str, context: str, tail: str
+          ) -> tuple[dict[str, float], dict[str, dict[str, float]], str]:
+    """``(model metrics, baseline metrics, perplexity unit)`` on ``tail``.
+
+    Char level: ``bpc`` and ``perplexity`` per character. Word level: ``bits_per_token`` and
+    ``perplexity`` per word token, and ``bpc`` = total bits / characters of the tail (the word
+    tokenizer lower-cases and drops spacing, so it is only roughly comparable to bzip2).
+    """
+    nll = tail_nll(model, tok, context, tail)
+    bits = float(nll.double().sum()) / math.log(2)
+    per_token = bits / nll.numel()
+    base = {"unigram": {"bpc": _unigram_chars(head, tail)}, "bzip2-9": {"bpc": bzip2_bpc(tail, 1)}}
+    if tok.kind == "char":
+        return {"bpc": per_token, "perplexity": 2 ** per_token}, base, "character"
+    base["unigram-word"] = _unigram_words(tok, head, tail)
+    return ({"bpc": bits / len(tail), "bits_per_token": per_token,
+             "perplexity": 2 ** per_token}, base, "word token")
+
+
+def _unigram_chars(head: str, tail: str) -> float:
+    if not head:
+        return unigram_bpc(tail, 1.0)  # the tail's own entropy: an optimistic floor
+    return unigram_bpc(head + tail, len(tail) / (len(head) + len(tail)))
+
+
+def _unigram_words(tok: Tokenizer, head: str, tail: str) -> dict[str, float]:
+    """Add-one-smoothed unigram over the tokenizer's ids (``<unk>`` included)."""
+    train, test = Counter(encode(tok, head).tolist()), encode(tok, tail).tolist()
+    total = sum(train.values()) + tok.vocab_size
+    bits = -sum(math.log2((train[i] + 1) / total) for i in test)
+    per = bits / max(len(test), 1)
+    return {"bpc": bits / len(tail), "bits_per_token": per, "perplexity": 2 ** per}
+
+
+# ---- evaluate / predict / generate --------------------------------------------------------------
+
+def _load_run(run_dir: str | Path) -> tuple[LanguageModel, Tokenizer, dict[str, Any]]:
+    run = read_run(run_dir)
+    try:
+        tok = tokenizer_from_dict(run["tokenizer"])
+        model = LanguageModel(LanguageModelConfig.from_dict(run["model"]))
+        split = dict(run["split"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CLIError(f"{run_dir}/config.json: expected an lm run with 'tokenizer', 'model' and "
+                       f"'split', got a damaged file ({e}). Train again.") from None
+    load_weights(model, run_dir)
+    model.eval()
+    return model, tok, {**run, "split": split}
+
+
+def _eval_text(run: dict[str, Any], args: dict[str, Any]) -> tuple[str, str, str]:
+    """(head, context, tail) for evaluate/predict: --data's test tail, --test-data's whole
+    file, or (neither given) the run's own test data."""
+    data, test_file = args.get("data"), args.get("test_data")
+    if data is None and test_file is None:
+        data, test_file = run["data"], run.get("test_data")
+    corpus = load_corpus(data, "--data") if data is not None else None
+    return held_out(corpus, run["split"], test_file)
+
+
+def evaluate(run_dir: str | Path, args: dict[str, Any]) -> int:
+    """Print the bits per character of the data's test tail (or a file) beside the baselines."""
+    model, tok, run = _load_run(run_dir)
+    head, context, tail = _eval_text(run, args)
+    return _report(model, tok, head, context, tail, Path(run_dir), run, None)
+
+
+def predict(run_dir: str | Path, args: dict[str, Any]) -> int:
+    """Per-token surprisal CSV ``position, token, bits`` of the test tail, a file or --input."""
+    model, tok, run = _load_run(run_dir)
+    if args.get("input") is not None:
+        context, tail = "", str(args["input"])
+    else:
+        _, context, tail = _eval_text(run, args)
+    nll = tail_nll(model, tok, context, tail) / math.log(2)
+    ids = encode(tok, tail)[-nll.numel():]
+    first = len(encode(tok, tail)) - nll.numel()
+    path = Path(args.get("output") or Path(run_dir) / "predictions.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["position", "token", "bits"])
+        for k, (i, b) in enumerate(zip(ids.tolist(), nll.tolist(), strict=True)):
+            t = tok.itos[i]
+            w.writerow([first + k, t.encode("unicode_escape").decode("ascii")
+                        if not t.isprintable() else t, f"{b:.4f}"])
+    os.replace(tmp, path)
+    print(f"predictions: {path} ({nll.numel():,} tokens; mean {float(nll.mean()):.4f} bits per "
+          f"token; bits = -log2 p(token | text before it))")
+    return 0
+
+
+def generate(run_dir: str | Path, args: dict[str, Any]) -> int:
+    """Print the prime followed by ``length`` generated characters (or words)."""
+    model, tok, run = _load_run(run_dir)
+    length = args.get("length")
+    length = 300 if length is None else length
+    if length < 0:
+        raise CLIError(f"--length: expected a number of tokens >= 0, got {length}.")
+    prime = args.get("prime") or ""
+    prime_ids = encode(tok, prime).tolist()
+    if prime and not prime_ids:
+        raise CLIError(f"--prime: expected text with at least one {tok.kind} token, got "
+                       f"{prime!r}.")
+    start = prime_ids or encode(tok, run.get("default_prime") or "\n").tolist() or [2]
+    seed = args.get("seed")
+    gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    temperature = args.get("temperature")
+    ids = model.generate(start, length, 0.8 if temperature is None else float(temperature),
+                         args.get("top_k"), args.get("top_p"), generator=gen,
+                         banned=[tok.unk_id] if tok.kind == "char" else None)
+    sep = " " if tok.kind == "word" and prime and ids else ""
+    print(f"{prime}{sep}{tok.decode(ids)}")
+    return 0
