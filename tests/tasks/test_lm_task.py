@@ -71,6 +71,23 @@ def test_cosine_to_budget_warms_up_then_anneals_by_time_or_steps():
     assert math.isclose(opt.param_groups[0]["lr"], 0.1, rel_tol=1e-6)
 
 
+def test_cosine_to_budget_with_its_own_clock_stops_training():
+    now = [0.0]
+    sched = lm.CosineToBudget(0, 0.1, clock=lambda: now[0], budget=100.0)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    tr = SimpleNamespace(config=SimpleNamespace(lr=1.0, epochs=10**6, time_budget=None),
+                         batches_per_epoch=100, optimizer=opt, global_step=0,
+                         should_stop=False, stop_reason="")
+    sched.on_fit_start(tr)
+    now[0] = 50.0
+    sched.on_before_optimizer_step(tr)
+    sched.on_train_batch_end(tr, {})
+    assert math.isclose(opt.param_groups[0]["lr"], 0.55, rel_tol=1e-6) and not tr.should_stop
+    now[0] = 100.0
+    sched.on_train_batch_end(tr, {})
+    assert tr.should_stop and "time budget" in tr.stop_reason
+
+
 def _train(tmp_path, **flags) -> tuple[dict, dict]:
     path = tmp_path / "tiny.txt"
     path.write_text(TEXT, encoding="utf-8")
@@ -118,6 +135,17 @@ def test_predict_writes_per_token_bits(tmp_path):
     lines = out.read_text().splitlines()
     assert lines[0] == "position,token,bits" and len(lines) == 1 + len("And the earth") - 1
     assert lines[1].startswith("1,n,")
+
+
+def test_resume_continues_from_the_run_directory(tmp_path):
+    _train(tmp_path, epochs=1)
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    _train(tmp_path, epochs=2, resume=str(tmp_path / "run"), out=None)
+    hist2 = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in hist2] == [1, 2] and hist2[0] == hist[0]
+    with pytest.raises(CLIError, match="--resume: expected a run directory"):
+        lm.train(resolve_config(lm.DEFAULTS, {"data": "kjv", "resume": str(tmp_path / "no")}))
+    assert not (tmp_path / "no").exists()
 
 
 def test_bidirectional_and_bad_sizes_are_refused(tmp_path):
