@@ -189,6 +189,7 @@ def train(cfg: dict[str, Any]) -> int:
                       dropout=float(cfg["dropout"]), sampling_prob=float(cfg["sampling_prob"]))
     except ValueError as e:
         raise CLIError(str(e)) from e
+    _beam_width({}, cfg)
     data = load_pairs(cfg)
     src_tok, tgt_tok = fit_pair_tokenizers(data, cfg["source_level"], cfg["target_level"])
     train_ds = PairDataset.encode(src_tok, tgt_tok, data.sources_train, data.targets_train)
@@ -239,10 +240,10 @@ def _attention_png(model, src_tok, tgt_tok, source: str, path: Path, beam_width:
         return None
     hyp = beam_search(model, torch.tensor([ids]), torch.tensor([len(ids)]), beam_width,
                       return_attention=True)
-    out_toks = [tgt_tok.itos[i] for i in hyp.tokens[0]] + ["</s>"]
-    alpha = hyp.attention[0][: len(out_toks)]
+    alpha = hyp.attention[0]
+    out_toks = ([tgt_tok.itos[i] for i in hyp.tokens[0]] + ["</s>"])[: alpha.shape[0]]
     src_toks = [src_tok.itos[i] for i in ids]
-    plot_attention(alpha, src_toks, out_toks[: alpha.shape[0]], path, title=source[:60])
+    plot_attention(alpha, src_toks, out_toks, path, title=source[:60])
     return path, {"source": source, "source_tokens": src_toks, "output_tokens": out_toks,
                   "output": tgt_tok.decode(hyp.tokens[0]), "attention": alpha.tolist()}
 
@@ -280,6 +281,15 @@ def _sources_file(path: str, settings: dict[str, Any]) -> tuple[list[str], list[
     return [x.strip() for x in lines], None
 
 
+def _beam_width(args: dict[str, Any], settings: dict[str, Any]) -> int:
+    width = args.get("beam_width")
+    width = settings.get("beam_width", 5) if width is None else width
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise CLIError(f"--beam-width: expected a positive int (beam_width 1 = greedy), got "
+                       f"{width!r}.")
+    return width
+
+
 def _eval_data(run_dir, args: dict[str, Any], settings: dict[str, Any]):
     if args.get("data"):
         return _sources_file(args["data"], settings)
@@ -294,7 +304,7 @@ def evaluate(run_dir, args: dict[str, Any]) -> int:
     if targets is None:
         raise CLIError("evaluate: expected a TSV/CSV file with source and target columns, got "
                        "sources only. Use 'rnnkit predict' for unlabelled data.")
-    width = int(args.get("beam_width") or settings.get("beam_width") or 5)
+    width = _beam_width(args, settings)
     hyps = decode(model, src_tok, tgt_tok, sources, width, settings.get("length_penalty", 1.0))
     test = score(targets, hyps, tgt_tok)
     write_json(Path(run_dir) / "evaluation.json", {"data": args.get("data") or "test split",
@@ -307,7 +317,7 @@ def evaluate(run_dir, args: dict[str, Any]) -> int:
 def predict(run_dir, args: dict[str, Any]) -> int:
     """Decode ``--input TEXT`` (printed) or every source of ``--data FILE`` (to a CSV)."""
     settings, model, src_tok, tgt_tok = load_run(run_dir)
-    width = int(args.get("beam_width") or settings.get("beam_width") or 5)
+    width = _beam_width(args, settings)
     if args.get("input") is not None:
         if not str(args["input"]).strip() or not src_tok.encode(args["input"]):
             raise CLIError("--input: expected a non-empty text, got an empty one.")
@@ -338,7 +348,7 @@ def explain(run_dir, args: dict[str, Any]) -> int:
     if not 0 <= i < len(sources):
         raise CLIError(f"--index: expected 0 <= N < {len(sources)}, got {i}.")
     out_dir = Path(args.get("output") or Path(run_dir) / "explain")
-    width = int(args.get("beam_width") or settings.get("beam_width") or 5)
+    width = _beam_width(args, settings)
     drawn = _attention_png(model, src_tok, tgt_tok, sources[i], out_dir / f"attention-{i}.png",
                            width)
     if drawn is None:
