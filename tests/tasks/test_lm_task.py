@@ -69,6 +69,10 @@ def test_cosine_to_budget_warms_up_then_anneals_by_time_or_steps():
     tr.config.time_budget, sched.t0 = 10.0, sched.t0 - 20.0  # the budget is spent
     sched.on_before_optimizer_step(tr)
     assert math.isclose(opt.param_groups[0]["lr"], 0.1, rel_tol=1e-6)
+    short = lm.CosineToBudget(warmup_steps=100, min_ratio=0.1)
+    tr.batches_per_epoch, tr.global_step = 20, 0
+    short.on_fit_start(tr)
+    assert short.warmup == 2  # a tenth of a 20-step run, not 100 steps
 
 
 def test_cosine_to_budget_with_its_own_clock_stops_training():

@@ -203,8 +203,8 @@ class CosineToBudget(Callback):
     """Linear warm-up, then a cosine from ``lr`` to ``min_ratio · lr`` whose progress is the
     larger of steps / (epochs · batches per epoch) and elapsed / ``budget`` seconds of
     ``clock``, so the LR anneals fully whichever limit ends training. With a ``clock`` other
-    than the trainer's, it also stops training when the budget is spent. The time clock
-    restarts on ``--resume``."""
+    than the trainer's, it also stops training when the budget is spent. The warm-up is at
+    most a tenth of the step horizon; the time clock restarts on ``--resume``."""
 
     def __init__(self, warmup_steps: int, min_ratio: float,
                  clock: Callable[[], float] = time.perf_counter,
@@ -215,6 +215,7 @@ class CosineToBudget(Callback):
     def on_fit_start(self, trainer: Trainer) -> None:
         self.t0 = self.clock()
         self.total = max(trainer.config.epochs * (trainer.batches_per_epoch or 1), 1)
+        self.warmup = min(self.warmup, max(self.total // 10, 1))  # short runs: short warm-up
         self.on_before_optimizer_step(trainer)
 
     def on_train_batch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
