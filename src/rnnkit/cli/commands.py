@@ -7,20 +7,23 @@ import importlib
 from typing import Any
 
 from rnnkit.tasks.common import CLIError, read_run
+from rnnkit.training.checkpoint import CheckpointError
 
 __all__ = ["TASK_HELP", "USER_ERROR_TYPES", "add_task_arguments", "run"]
 
 TASK_HELP = {
     "forecast": "time-series forecasting (default data: airline)",
     "classify": "sequence / sensor / text classification",
-    "lm": "character-level language model",
+    "lm": "character- or word-level language model (default data: kjv)",
     "seq2seq": "sequence-to-sequence with attention (default data: cmudict G2P)",
     "tag": "sequence labelling, BiLSTM(-CRF) tagger on CoNLL files (default data: kjv-case)",
 }
 
 
 # Errors that carry a user-facing one-line message (MissingDependencyError is an ImportError).
-USER_ERROR_TYPES = (CLIError, ValueError, FileNotFoundError, ImportError, TypeError)
+# CheckpointError: a corrupt or partial checkpoint given to --resume.
+USER_ERROR_TYPES = (CLIError, ValueError, FileNotFoundError, ImportError, TypeError,
+                    CheckpointError)
 
 
 def _module(task: str):
