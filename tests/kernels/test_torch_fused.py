@@ -29,7 +29,8 @@ def test_available():
 def test_torch_kernel_matches_torch_nn(name, layout, ragged):
     ours_cls, theirs_cls, kw = CONFIGS[name]
     L, bi = layout
-    ours = ours_cls(4, 5, num_layers=L, bidirectional=bi, batch_first=True, **kw).double()
+    ours = ours_cls(4, 5, num_layers=L, bidirectional=bi, batch_first=True, impl="torch",
+                    **kw).double()
     theirs = theirs_cls(4, 5, num_layers=L, bidirectional=bi, batch_first=True, **kw).double()
     theirs.load_state_dict(ours.state_dict())
     x = torch.randn(3, 7, 4, dtype=torch.float64)
@@ -70,8 +71,17 @@ def test_torch_kernel_matches_engine_and_reference(name):
     torch.testing.assert_close(results[2], results[0])
 
 
-def test_padded_outputs_are_zero():
+def test_ragged_on_cpu_prefers_the_engine_unless_forced():
     layer = rnnkit.LSTM(3, 4, batch_first=True)
+    x, lengths = torch.randn(2, 5, 3), torch.tensor([5, 2])
+    choice = layer.explain(x, lengths)
+    assert choice.name == "engine"
+    assert "ragged lengths on CPU" in choice.reasons["torch"]
+    assert layer.explain(x, torch.tensor([5, 5])).name == "torch"
+
+
+def test_padded_outputs_are_zero():
+    layer = rnnkit.LSTM(3, 4, batch_first=True, impl="torch")
     y, _ = layer(torch.randn(2, 5, 3), lengths=torch.tensor([5, 2]))
     assert layer.last_kernel == "torch"
     assert torch.count_nonzero(y[1, 2:]) == 0
