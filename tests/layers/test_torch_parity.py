@@ -86,7 +86,10 @@ def test_parity_with_torch_nn(case):
         loss.backward()
         results.append((out.detach(), [s.detach() for s in states], grads_of(module, leaves)))
     (o1, s1, g1), (o2, s2, g2) = results
-    assert ours.last_kernel == ("torch" if impl == "auto" else impl)
+    # auto: torch's fused op for equal lengths; on CPU, ragged batches go to the engine, which
+    # skips padded steps (torch's packed op is not oneDNN's there and trains ~2.5x slower).
+    expected = ("engine" if ragged else "torch") if impl == "auto" else impl
+    assert ours.last_kernel == expected
     torch.testing.assert_close(o2, o1, rtol=1e-10, atol=1e-10)
     for a, b in zip(s2, s1, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
