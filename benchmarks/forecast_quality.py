@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
                    help="extra settings, e.g. ensemble=1 time_budget=60")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(a.threads)
     extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)}
     results = []
     for case in a.cases:
