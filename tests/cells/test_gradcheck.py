@@ -35,7 +35,8 @@ def inputs_for(layer):
 
 @pytest.mark.parametrize("spec", list(CELL_SPECS))
 def test_gradcheck_cell(spec):
-    layer = Recurrent(CELL_SPECS[spec](I, H, dtype=torch.float64), batch_first=True, impl="reference")
+    cell = CELL_SPECS[spec](I, H, dtype=torch.float64)
+    layer = Recurrent(cell, batch_first=True, impl="reference")
     x, state, names, params = inputs_for(layer)
     f = layer_fn(layer, names, None)
     assert gradcheck(f, (x, *state, *params), eps=1e-6, atol=1e-5, fast_mode=True)
@@ -55,7 +56,8 @@ def test_gradcheck_cell(spec):
 
 @pytest.mark.parametrize("spec", list(CELL_SPECS))
 def test_gradgradcheck_cell(spec):
-    layer = Recurrent(CELL_SPECS[spec](I, H, dtype=torch.float64), batch_first=True, impl="reference")
+    cell = CELL_SPECS[spec](I, H, dtype=torch.float64)
+    layer = Recurrent(cell, batch_first=True, impl="reference")
     x, state, names, params = inputs_for(layer)
     f = layer_fn(layer, names, None)
     assert gradgradcheck(f, (x, *state, *params), eps=1e-6, atol=1e-4)
