@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=False,
                    help="off by default here: the decoder then runs in one call (faster on CPU)")
     p.add_argument("--beam-width", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1 is fastest on a shared machine)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)

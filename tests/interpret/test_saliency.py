@@ -11,6 +11,7 @@ import torch
 from rnnkit.interpret import (
     explain_sequence,
     explain_tagger,
+    explain_tokens,
     gradient_x_input,
     integrated_gradients,
     select_target,
@@ -117,3 +118,29 @@ def test_plot_attention_checks_shape(tmp_path):
     assert p.is_file()
     with pytest.raises(ValueError, match="outputs × sources"):
         plot_attention(torch.ones(2, 3), ["a", "b"], ["x", "y"], tmp_path / "b.png")
+
+
+class TextModel(torch.nn.Module):
+    """ids -> embedding -> masked mean -> logits (the embedding is hooked by explain_tokens)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(10, 4)
+        self.head = torch.nn.Linear(4, 2)
+
+    def forward(self, ids, lengths):
+        e = self.embedding(ids)
+        mask = (torch.arange(ids.shape[1])[None, :] < lengths[:, None]).float()
+        return self.head((e * mask[..., None]).sum(1) / mask.sum(1, keepdim=True))
+
+
+def test_explain_tokens_hooks_the_embedding(tmp_path):
+    torch.manual_seed(0)
+    m = TextModel()
+    files = explain_tokens(m, m.embedding, [3, 4, 5], ["a", "b", "c"], tmp_path, 1,
+                           method="gradient_x_input", target=1)
+    rec = json.loads((tmp_path / "saliency-1.json").read_text())
+    e = m.embedding(torch.tensor([3, 4, 5])).detach()
+    expect = (e * m.head.weight[1].detach() / 3).sum(-1)  # linear model: exact
+    assert rec["scores"] == pytest.approx(expect.tolist(), abs=1e-5)
+    assert len(m.embedding._forward_hooks) == 0 and len(files) == 2

@@ -9,7 +9,13 @@
   :func:`rnnkit.plots.attention.plot_attention`.
 """
 
-from rnnkit.interpret.explain import METHODS, explain_sequence, explain_tagger, saliency
+from rnnkit.interpret.explain import (
+    METHODS,
+    explain_sequence,
+    explain_tagger,
+    explain_tokens,
+    saliency,
+)
 from rnnkit.interpret.saliency import (
     gradient_x_input,
     integrated_gradients,
@@ -21,6 +27,7 @@ __all__ = [
     "METHODS",
     "explain_sequence",
     "explain_tagger",
+    "explain_tokens",
     "gradient_x_input",
     "integrated_gradients",
     "saliency",

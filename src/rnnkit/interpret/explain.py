@@ -3,6 +3,8 @@
 * :func:`explain_sequence` — a classifier's or forecaster's input ``x`` [T, C]: per-step
   saliency (integrated gradients or gradient × input) as ``saliency-N.png`` + ``.json``, and,
   for attention-pooled models, the attention weights as ``attention-N.png``.
+* :func:`explain_tokens` — a text model ``model(ids, lengths)``: saliency w.r.t. the output of
+  its ``embedding`` module (substituted by a forward hook, so the model needs no changes).
 * :func:`explain_tagger` — a tagger's sentence: for each predicted tag, the saliency of every
   input token (w.r.t. the token embeddings), drawn as an outputs × inputs heatmap.
 
@@ -25,7 +27,7 @@ from torch import Tensor
 from rnnkit.interpret.saliency import gradient_x_input, integrated_gradients
 from rnnkit.plots.attention import plot_attention, plot_saliency
 
-__all__ = ["METHODS", "explain_sequence", "explain_tagger", "saliency"]
+__all__ = ["METHODS", "explain_sequence", "explain_tagger", "explain_tokens", "saliency"]
 
 METHODS = ("integrated_gradients", "gradient_x_input")
 
@@ -117,3 +119,32 @@ def explain_tagger(model, ids: Sequence[int], tokens: Sequence[str], tags: Seque
     record = {"index": index, "method": method, "tokens": list(tokens),
               "predicted": [tags[p] for p in pred], "scores": scores.tolist()}
     return [png, _write_json(out / f"saliency-{index}.json", record)]
+
+
+def explain_tokens(model, embedding, ids: Sequence[int], tokens: Sequence[str],
+                   out_dir: str | os.PathLike, index: int = 0,
+                   method: str = "integrated_gradients", target: Any = None,
+                   attention: Tensor | None = None, steps: int = 32) -> list[Path]:
+    """Token saliency of a text model ``model(ids [B, T], lengths) -> logits``.
+
+    The gradient is taken w.r.t. the output of ``embedding`` (an ``nn.Embedding`` inside
+    ``model``), which a forward hook replaces by the interpolated embeddings; parts of the
+    model that bypass the embedding (e.g. a hashed bag of words) get no credit. Writes the
+    same files as :func:`explain_sequence`, labelled with ``tokens``.
+    """
+    model.eval()
+    ids_t = torch.as_tensor(list(ids), dtype=torch.long)[None]
+    if ids_t.shape[1] == 0:
+        raise ValueError("explain: expected a text with tokens, got an empty one.")
+    with torch.no_grad():
+        emb = embedding(ids_t)[0]
+
+    def fn(x: Tensor, lengths: Tensor):
+        handle = embedding.register_forward_hook(lambda mod, inp, out: x)
+        try:
+            return model(ids_t.expand(x.shape[0], -1), lengths)
+        finally:
+            handle.remove()
+
+    return explain_sequence(fn, emb, out_dir, index, method, target, list(tokens), attention,
+                            steps)
