@@ -21,9 +21,14 @@ typedef struct {
     /* backward */
     arr acc, dy, dg, gc, dhh;
     void *dlnw, *dlnb;
+    /* LN over the recurrent product (LNH): gain, saved x-hat / rstd, d of the raw product;
+     * optional in-step gradient sums (NULL: not wanted) */
+    arr r, rs4, dr;
+    void *lnhw, *dlnhw, *dpeep, *dbias;
 } lstm_ctx;
 
-enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128 };
+enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
+       LNH = 256 };
 
 /* float exp as an inline polynomial (Cephes expf, rel. error ~1e-7) so that loops vectorise
  * without libm calls; double uses libm (accuracy for gradcheck; speed irrelevant there). */
@@ -75,7 +80,23 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
         T *restrict i = g, *restrict f = g + H, *restrict gg = g + 2 * H, *restrict o = g + 3 * H; \
         { \
             const T *restrict x = at_##SFX(&k->x, t, r), *restrict w = hw + r * 4 * H; \
-            if (xb) for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j] + xb[j]; \
+            if (fl & LNH) { \
+                const T *restrict lw4 = (const T *)k->lnhw; \
+                T s = 0, s2 = 0; \
+                for (int64_t j = 0; j < 4 * H; ++j) s += w[j]; \
+                const T mu = s / (T)(4 * H); \
+                for (int64_t j = 0; j < 4 * H; ++j) { T d = w[j] - mu; s2 += d * d; } \
+                const T rs = (T)1 / (T)sqrt((double)(s2 / (T)(4 * H)) + k->eps); \
+                if (k->r.p) { /* saved for backward: x-hat and rstd */ \
+                    T *restrict xh = at_##SFX(&k->r, t, r); \
+                    for (int64_t j = 0; j < 4 * H; ++j) xh[j] = (w[j] - mu) * rs; \
+                    *at_##SFX(&k->rs4, t, r) = rs; \
+                } \
+                if (xb) { for (int64_t j = 0; j < 4 * H; ++j) \
+                              g[j] = (w[j] - mu) * rs * lw4[j] + x[j] + xb[j]; } \
+                else { for (int64_t j = 0; j < 4 * H; ++j) \
+                           g[j] = (w[j] - mu) * rs * lw4[j] + x[j]; } \
+            } else if (xb) for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j] + xb[j]; \
             else for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j]; \
         } \
         if (fl & PEEP) \
@@ -113,7 +134,7 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
 void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
     const int64_t H = k->H, fl = k->flags; \
     const T *pp = (const T *)k->peep, *lw = (const T *)k->lnw; \
-    T *dlw = (T *)k->dlnw, *dlb = (T *)k->dlnb; \
+    T *dlw = (T *)k->dlnw, *dlb = (T *)k->dlnb, *dpp = (T *)k->dpeep, *dxb = (T *)k->dbias; \
     for (int64_t r = 0; r < n; ++r) { \
         const T *g = at_##SFX(&k->g, t, r), *cn = at_##SFX(&k->cn, t, r); \
         const T *i = g, *f = g + H, *gg = g + 2 * H, *o = g + 3 * H; \
@@ -180,6 +201,21 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
             gc[j] += dc * f[j]; \
         } \
         if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) gc[j] += di[j] * pp[j] + df[j] * pp[H + j]; \
+        if (dpp) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+            dpp[j] += di[j] * cp[j]; dpp[H + j] += df[j] * cp[j]; dpp[2 * H + j] += dout[j] * cn[j]; } \
+        if (dxb) _Pragma("GCC ivdep") for (int64_t j = 0; j < 4 * H; ++j) dxb[j] += dg[j]; \
+        if (fl & LNH) { \
+            const T *xh = at_##SFX(&k->r, t, r), *lw4 = (const T *)k->lnhw; \
+            const T rs = *at_##SFX(&k->rs4, t, r); \
+            T *dr = at_##SFX(&k->dr, t, r), *dl4 = (T *)k->dlnhw; \
+            T s1 = 0, s2 = 0; \
+            for (int64_t j = 0; j < 4 * H; ++j) { \
+                T d = dg[j], dx = d * lw4[j]; \
+                dl4[j] += d * xh[j]; s1 += dx; s2 += dx * xh[j]; dr[j] = dx; } \
+            s1 /= (T)(4 * H); s2 /= (T)(4 * H); \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < 4 * H; ++j) \
+                dr[j] = rs * (dr[j] - s1 - xh[j] * s2); \
+        } \
     } \
 }
 

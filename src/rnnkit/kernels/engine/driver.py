@@ -16,7 +16,7 @@ from rnnkit.functional.cells import layer_norm
 from rnnkit.functional.masking import reverse_padded
 from rnnkit.kernels.base import DirectionRun, Kernel
 from rnnkit.kernels.engine import elman, gru, lstm, native
-from rnnkit.kernels.torch_fused import linear
+from rnnkit.kernels.engine._common import linear
 
 __all__ = ["ENGINE", "engine_why_not", "run_engine"]
 
@@ -47,12 +47,17 @@ def engine_why_not(run: DirectionRun) -> str | None:
 
 
 def _project(cell, x: Tensor) -> Tensor:
-    """``cell.project_input(x)`` with the GEMM through oneDNN (same math, see the cells)."""
+    """``cell.project_input(x)`` with the GEMM through oneDNN (same math, see the cells).
+
+    For LSTM cells ``bias_ih`` is left out: ``run_lstm`` folds it into the per-step bias, which
+    saves a pass (and a fresh allocation) over the whole (B, T, 4H) projection."""
     if isinstance(cell, ElmanCell):
         return linear(x, cell.weight_ih, cell.bias_ih)
     xp = linear(x, cell.weight_ih)
     if cell.layer_norm:
         xp = layer_norm(xp, cell.ln_ih_weight, cell.ln_ih_bias)
+    if isinstance(cell, LSTMCell):
+        return xp
     return xp if cell.bias_ih is None else xp + cell.bias_ih
 
 

@@ -21,11 +21,11 @@ from rnnkit.kernels.engine import lstm_native
 from rnnkit.kernels.engine._common import (
     final_rows,
     mask_at,
+    mm_tn_fast,
     needs_grad,
     sig_bwd,
     tanh_bwd,
 )
-from rnnkit.kernels.torch_fused import mm_tn
 
 __all__ = ["FusedLSTM", "run_lstm"]
 
@@ -116,10 +116,11 @@ class FusedLSTM(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, dY, dhn, dcn):
         if ctx.native:
-            DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb = lstm_native.backward(ctx, dY, dhn, dcn)
+            DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, sums = lstm_native.backward(
+                ctx, dY, dhn, dcn)
             G, C, TC, HH, CN = ctx.bufs[:5]
             return _grads(ctx, DG, DR, DHP, ctx.saved_tensors[-1], C, CN, HH, gh, gc, d_lnw,
-                          d_lncw, d_lncb)
+                          d_lncw, d_lncb, sums)
         h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y = ctx.saved_tensors
         G, C, TC, HH, CN, R, stats, cstats = ctx.bufs
         zh, zc = ctx.zoneout
@@ -193,8 +194,10 @@ class FusedLSTM(torch.autograd.Function):
         return _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb)
 
 
-def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb):
-    """The big GEMMs and reductions after the backward loop, in forward's argument order."""
+def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(None, None)):
+    """The big GEMMs and reductions after the backward loop, in forward's argument order.
+
+    ``sums``: (d peephole, d bias) when the native step already accumulated them."""
     h0, c0, _, w_ph, w_hr, _, _, _, m, _ = ctx.saved_tensors
     T, _, G4 = DG.shape
     P = h0.shape[1]
@@ -205,9 +208,9 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb):
         hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
         if m is not None:
             hin = hin * m
-        d_w = mm_tn(src.reshape(-1, G4), hin.reshape(-1, P))
-    d_ph = None
-    if w_ph is not None and need[5]:
+        d_w = mm_tn_fast(src.reshape(-1, G4), hin.reshape(-1, P))
+    d_ph, d_bias = sums
+    if d_ph is None and w_ph is not None and need[5]:
         H = G4 // 4
         cprev = torch.cat([c0.unsqueeze(0), C[:-1]]) if T > 1 else c0.unsqueeze(0)
         cnew = CN if CN is not None else C
@@ -216,8 +219,9 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb):
                             (DG[..., 3 * H :] * cnew).sum((0, 1))])
     d_hr = None
     if w_hr is not None and need[6]:
-        d_hr = mm_tn(DHP.reshape(-1, P), HH.reshape(-1, HH.shape[-1]))
-    d_bias = DG.sum((0, 1)) if ctx.has_bias and need[1] else None
+        d_hr = mm_tn_fast(DHP.reshape(-1, P), HH.reshape(-1, HH.shape[-1]))
+    if d_bias is None and ctx.has_bias and need[1]:
+        d_bias = DG.sum((0, 1))
     return (DG.transpose(0, 1), d_bias, gh, gc, d_w, d_ph, d_hr, d_lnw, d_lncw, d_lncb,
             None, None, None, None, None, None)
 
@@ -225,10 +229,11 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb):
 def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout):
     """Run an ``LSTMCell`` over batch-first ``xp`` (B, T, 4H); returns (y (B, T, P), (h, c))."""
     h0, c0 = state
-    bias = cell.bias_hh
     ln = cell.ln_params("hh")
-    if ln is not None:
-        bias = ln[1] if bias is None else bias + ln[1]
+    # every per-step bias (b_hh, LN_hh's bias, and b_ih, which _project leaves out) in one
+    parts = [b for b in (cell.bias_hh, None if ln is None else ln[1], cell.bias_ih)
+             if b is not None]
+    bias = None if not parts else parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
     lnc = cell.ln_params("c")
     zh, zc = zoneout if zoneout is not None else (None, None)
     args = (xp, bias, h0, c0, cell.weight_hh, cell.weight_ph, cell.weight_hr,

@@ -19,8 +19,7 @@ from rnnkit.kernels.torch_fused import mm_nt
 __all__ = ["backward", "forward", "usable"]
 
 _EPS = 1e-5
-_aten = torch.ops.aten
-ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK = 1, 2, 4, 8, 16, 32, 64, 128
+ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK, LNH = 1, 2, 4, 8, 16, 32, 64, 128, 256
 
 
 def usable(xp: Tensor) -> bool:
@@ -45,8 +44,15 @@ def _fn(lib, kind: str, dtype):
     return getattr(lib, f"lstm_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
 
 
-def _flags(w_ph, w_hr, lnc_w, m, zh, zc) -> int:
+def _buf(full: bool, ref: Tensor, *shape) -> Tensor:
+    """A buffer the C step fills where rows run: uninitialised when every row runs throughout
+    (no fill pass over it), zeros for ragged batches (padded rows must read as zero)."""
+    return ref.new_empty(shape) if full else ref.new_zeros(shape)
+
+
+def _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w=None) -> int:
     f = (PEEP if w_ph is not None else 0) | (LNC if lnc_w is not None else 0)
+    f |= LNH if ln_w is not None else 0
     f |= (PROJ if w_hr is not None else 0) | (MASK if m is not None else 0)
     if zc is not None:
         f |= ZC | (ZC_MASK if isinstance(zc, Tensor) else 0)
@@ -63,19 +69,23 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     H, P = G4 // 4, h0.shape[1]
     k = T if keep else 1
     proj, ln = w_hr is not None, ln_w is not None
+    full = sizes[-1] == B
     G, TC = X.new_empty(k, B, G4), X.new_empty(k, B, H)
-    C, Y = X.new_zeros(T, B, H), X.new_zeros(T, B, P)
-    HH = X.new_zeros(k, B, H) if proj else None
+    C, Y = _buf(full, X, T, B, H), _buf(full, X, T, B, P)
+    HH = _buf(full, X, k, B, H) if proj else None
     sep_cn = zc is not None and (w_ph is not None or lnc_w is not None)
-    CN = X.new_zeros(k, B, H) if sep_cn else None
+    CN = _buf(full, X, k, B, H) if sep_cn else None
     MU = X.new_zeros(k, B) if lnc_w is not None else None
     RS = X.new_zeros(k, B) if lnc_w is not None else None
+    # LN over h W_hhᵀ runs in the C step; x-hat and rstd are kept for backward
+    R = X.new_empty(T, B, G4) if ln and keep else None
+    RS4 = X.new_empty(T, B) if ln and keep else None
     h0, c0 = h0.contiguous(), c0.contiguous()
     zh_t = zh.contiguous() if isinstance(zh, Tensor) else None
     zc_t = zc.contiguous() if isinstance(zc, Tensor) else None
     m = None if m is None else m.contiguous()
     kc = native.LSTMCtx()
-    kc.H, kc.flags, kc.eps = H, _flags(w_ph, w_hr, lnc_w, m, zh, zc), _EPS
+    kc.H, kc.flags, kc.eps = H, _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w), _EPS
     kc.x = native.Arr(xp.data_ptr(), xp.stride(1), xp.stride(0))
     bias = None if bias is None else bias.contiguous()
     kc.xb = _ptr(bias)
@@ -88,8 +98,12 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     if MU is not None:
         kc.mu, kc.rs = (native.Arr(t.data_ptr(), t.stride(0) if keep else 0, 1) for t in (MU, RS))
     kc.peep, kc.lnw, kc.lnb = _ptr(w_ph), _ptr(lnc_w), _ptr(lnc_b)
+    if ln:
+        ln_w = ln_w.contiguous()
+        kc.lnhw, kc.r = ln_w.data_ptr(), _arr(R)
+        if RS4 is not None:
+            kc.rs4 = native.Arr(RS4.data_ptr(), RS4.stride(0), 1)
     step, pk = _fn(lib, "fwd", X.dtype), ctypes.byref(kc)
-    stats, raws = [], []
     for t in range(T):
         n = sizes[t]
         if n == 0:
@@ -98,12 +112,6 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         hp = h0[:n] if t == 0 else Y[t - 1, :n]
         hin = hp if m is None else hp * m[:n]
         hw = mm_nt(hin, w_hh)
-        if ln:
-            raw = hw
-            hw, mu, rs = torch.native_layer_norm(raw, (G4,), ln_w, None, _EPS)
-            if keep:
-                stats.append((mu, rs))
-                raws.append(raw)
         step(pk, t, n, hw.data_ptr())
         if proj:
             torch.mm(HH[j, :n], w_hr.t(), out=Y[t, :n])
@@ -111,36 +119,42 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
                 Y[t, :n].lerp_(hp, mask_at(zh, t, n))
     if keep:
         ctx.save_for_backward(h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y)
-        ctx.bufs = (G, C, TC, HH, CN, raws, stats, (MU, RS))
+        ctx.bufs = (G, C, TC, HH, CN, R, RS4, (MU, RS))
         ctx.zoneout, ctx.kc = (zh, zc), kc
-        ctx.keepalive = (zh_t, zc_t, bias)
+        ctx.keepalive = (zh_t, zc_t, bias, ln_w)
     return Y, final_rows(Y, lengths), final_rows(C, lengths)
 
 
 def backward(ctx, dY, dhn, dcn):
     lib = native.lstm_lib()
-    h0, _, w_hh, _, w_hr, ln_w, lnc_w, _, m, Y = ctx.saved_tensors
-    G, R, stats = ctx.bufs[0], ctx.bufs[5], ctx.bufs[6]
+    h0, _, w_hh, w_ph, w_hr, ln_w, lnc_w, _, m, Y = ctx.saved_tensors
+    G = ctx.bufs[0]
     zh, _ = ctx.zoneout
     T, B, G4 = G.shape
     H, P = G4 // 4, h0.shape[1]
     proj, ln = w_hr is not None, ln_w is not None
+    full, need = ctx.sizes[-1] == B, ctx.needs_input_grad
     acc = dhn.clone().contiguous() if dhn is not None else G.new_zeros(B, P)
     gc = dcn.clone().contiguous() if dcn is not None else G.new_zeros(B, H)
     dY = dY.contiguous() if dY is not None else Y.new_zeros(Y.shape)
-    DHH, DG = G.new_empty(B, H), G.new_zeros(T, B, G4)
-    DR = G.new_zeros(T, B, G4) if ln else None
-    DHP = G.new_zeros(T, B, P) if proj else None
+    DHH, DG = G.new_empty(B, H), _buf(full, G, T, B, G4)
+    DR = _buf(full, G, T, B, G4) if ln else None
+    DHP = _buf(full, G, T, B, P) if proj else None
     d_lncw = G.new_zeros(H) if lnc_w is not None else None
     d_lncb = G.new_zeros(H) if lnc_w is not None else None
     d_lnw = G.new_zeros(G4) if ln else None
+    d_ph = G.new_zeros(3, H) if w_ph is not None and need[5] else None
+    d_b = G.new_zeros(G4) if ctx.has_bias and need[1] else None
     kc = ctx.kc
     kc.acc, kc.dy, kc.dg = _arr(acc), _arr(dY), _arr(DG)
     kc.gc, kc.dhh, kc.dlnw, kc.dlnb = _arr(gc), _arr(DHH), _ptr(d_lncw), _ptr(d_lncb)
+    kc.dpeep, kc.dbias = _ptr(d_ph), _ptr(d_b)
+    if ln:
+        kc.dr, kc.dlnhw = _arr(DR), d_lnw.data_ptr()
     step, pk = _fn(lib, "bwd", G.dtype), ctypes.byref(kc)
     w_t = w_hh.t().contiguous()
+    src_all = DR if ln else DG
     A = G.new_zeros(0, P)  # d h_in of the step after (its running rows)
-    si = len(stats)
     for t in range(T - 1, -1, -1):
         n = ctx.sizes[t]
         if n == 0:
@@ -158,15 +172,7 @@ def backward(ctx, dY, dhn, dcn):
             DHP[t, :n] = dh
             torch.mm(dh, w_hr, out=DHH[:n])
         step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
-        src = DG[t, :n]
-        if ln:
-            si -= 1
-            mu, rs = stats[si]
-            src, dw, _ = _aten.native_layer_norm_backward(
-                src, R[si], [G4], mu, rs, ln_w, None, [True, True, False])
-            DR[t, :n] = src
-            d_lnw += dw
-        A = mm_nt(src, w_t)
+        A = mm_nt(src_all[t, :n], w_t)
     gh = acc
     gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
-    return DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb
+    return DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, (d_ph, d_b)

@@ -43,7 +43,9 @@ class LSTMCtx(ctypes.Structure):
                 + [("peep", ctypes.c_void_p), ("lnw", ctypes.c_void_p), ("lnb", ctypes.c_void_p),
                    ("xb", ctypes.c_void_p)]
                 + [(a, Arr) for a in _BWD]
-                + [("dlnw", ctypes.c_void_p), ("dlnb", ctypes.c_void_p)])
+                + [("dlnw", ctypes.c_void_p), ("dlnb", ctypes.c_void_p)]
+                + [(a, Arr) for a in ("r", "rs4", "dr")]
+                + [(a, ctypes.c_void_p) for a in ("lnhw", "dlnhw", "dpeep", "dbias")])
 
 
 class GRUCtx(ctypes.Structure):
