@@ -6,10 +6,14 @@
     y = RNN(dropout(e), lengths)              y [B, T, D·H]  (padded steps not read)
     p = pool(y, lengths)                      last | mean | max | attention over valid steps
     logits = W dropout(p) + b                 [B, K];  P(k | text) = softmax(logits)_k
+    (+ 4 · Σ_n U_n / sqrt(N)                  optional bag of the N unigrams and hashed
+                                              bigrams n of the text, bow_buckets > 0)
 
 Training uses the softmax cross-entropy (for two classes this is the sigmoid/logistic loss on
 the logit difference). ``word_dropout`` replaces random tokens by ``<unk>`` during training, a
-cheap regulariser for small data sets. Token ids and tokenizers live in
+cheap regulariser for small data sets. The optional linear bag-of-n-grams path (wide-and-deep,
+fastText) is what a linear model learns well from a few thousand texts; the recurrent path adds
+word order and context on top. Token ids and tokenizers live in
 :mod:`rnnkit.data.tokenizers`.
 
 Example:
@@ -57,6 +61,9 @@ class TextClassifierConfig:
         bow_buckets: if > 0, add a linear bag-of-n-grams path (fastText / wide-and-deep
             style) to the logits: one weight vector per unigram and per bigram (hashed into
             this many buckets), summed over the text and divided by sqrt(number of n-grams).
+        bow_dropout: in training, the share of texts whose bag logits are dropped, so that
+            the recurrent path must classify on its own too (the linear path fits a small
+            training set fast and would otherwise leave the RNN little to learn).
         label_smoothing: cross-entropy label smoothing used in training.
     """
 
@@ -73,6 +80,7 @@ class TextClassifierConfig:
     word_dropout: float = 0.0
     label_smoothing: float = 0.0
     bow_buckets: int = 0
+    bow_dropout: float = 0.5
 
     def __post_init__(self) -> None:
         def check(cond: bool, msg: str) -> None:
@@ -93,7 +101,7 @@ class TextClassifierConfig:
               f"{self.model!r}.")
         check(self.pooling in POOLINGS, f"expected pooling in {list(POOLINGS)}, got "
               f"{self.pooling!r}.")
-        for name in ("dropout", "word_dropout", "label_smoothing"):
+        for name in ("dropout", "word_dropout", "label_smoothing", "bow_dropout"):
             v = getattr(self, name)
             check(0 <= v < 1, f"expected 0 <= {name} < 1, got {v}.")
 
@@ -155,7 +163,10 @@ class TextClassifier(ClassifierSteps, nn.Module):
         pooled, alpha = self.pool(y, lengths)
         logits = self.head(self.drop(pooled))
         if c.bow_buckets:
-            logits = logits + self._bag(ids, mask, lengths)
+            bag = self._bag(ids, mask, lengths)
+            if self.training and c.bow_dropout > 0:
+                bag = bag * (torch.rand(B, 1, device=bag.device) >= c.bow_dropout)
+            logits = logits + bag
         return logits, alpha
 
     def _bag(self, ids: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:

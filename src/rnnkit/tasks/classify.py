@@ -51,18 +51,19 @@ __all__ = ["DEFAULTS", "add_arguments", "evaluate", "predict", "train"]
 DEFAULTS: dict[str, Any] = {
     "label_col": "label", "text_col": None, "pooling": None, "conv": None, "conv_layout": None,
     "znorm": None, "tokenizer": "word", "max_len": None, "vocab_size": 20000, "min_freq": 2,
-    "embed_dim": None, "word_dropout": None, "label_smoothing": None, "weight_decay": None,
-    "val_frac": None, "test_frac": 0.2, "patience": None, "threads": 1,
+    "embed_dim": None, "word_dropout": None, "bow_buckets": None, "label_smoothing": None,
+    "weight_decay": None, "val_frac": None, "test_frac": 0.2, "patience": None, "threads": 1,
 }
 
 # Values of unset settings, by the kind of data (see _auto_settings for the shape rules).
 _SEQUENCE_TABLE = {"batch_size": 16, "lr": 3e-3, "hidden_size": 64, "num_layers": 1,
-                   "dropout": 0.1, "bidirectional": False, "layer_norm": False,
+                   "dropout": 0.3, "bidirectional": False, "layer_norm": False,
                    "pooling": "mean", "conv": True, "conv_layout": "parallel",
                    "label_smoothing": 0.1, "weight_decay": 1e-2, "patience": 15}
 _TEXT_TABLE = {"epochs": 6, "batch_size": 32, "lr": 3e-3, "hidden_size": 64, "num_layers": 1,
                "dropout": 0.4, "bidirectional": True, "layer_norm": False, "pooling": "max",
-               "embed_dim": 64, "word_dropout": 0.1, "label_smoothing": 0.0,
+               "embed_dim": 64, "word_dropout": 0.1, "bow_buckets": 2**18,
+               "label_smoothing": 0.0,
                "weight_decay": 1e-2, "val_frac": 0.1, "patience": 3}
 _SMALL = 200  # fewer training sequences than this: no validation split, fixed schedule
 
@@ -87,6 +88,8 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     a("--min-freq", type=int, metavar="N", help="min training count for a token's own id (2)")
     a("--embed-dim", type=int, help="token embedding size (default 64)")
     a("--word-dropout", type=float, help="share of tokens replaced by <unk> in training")
+    a("--bow-buckets", type=int, metavar="N", help="text: add a linear bag of unigrams and N "
+      "hashed bigrams to the RNN's logits (default 262144; 0: the RNN alone)")
     a("--label-smoothing", type=float, help="cross-entropy label smoothing")
     a("--weight-decay", type=float, help="AdamW weight decay (default 0.01)")
     a("--val-frac", type=float, help="stratified validation share of the training data for "
@@ -296,7 +299,8 @@ def _model_config(cfg: dict[str, Any], ds, vocab_size: int | None) -> dict[str, 
         from rnnkit.models.text_classifier import TextClassifierConfig
 
         return TextClassifierConfig(vocab_size=vocab_size, embed_dim=cfg["embed_dim"],
-                                    word_dropout=cfg["word_dropout"], **common).to_dict()
+                                    word_dropout=cfg["word_dropout"],
+                                    bow_buckets=cfg["bow_buckets"], **common).to_dict()
     from rnnkit.models.sequence_classifier import SequenceClassifierConfig
 
     return SequenceClassifierConfig(input_size=ds.n_channels, conv=cfg["conv"],
