@@ -117,8 +117,9 @@ def train(cfg: dict[str, Any]) -> int:
                           clip_grad_norm=1.0, weight_decay=1e-4, monitor="val_loss")
     t0 = time.time()
     val = WindowDataset(sets["val"]) if sets["val"] is not None else None
-    Trainer(tcfg, callbacks=[keep]).fit(model, WindowDataset(sets["train"], min_items=256),
-                                        val, resume=cfg["resume"])
+    with _one_torch_thread(cfg.get("device")):
+        Trainer(tcfg, callbacks=[keep]).fit(model, WindowDataset(sets["train"], min_items=256),
+                                            val, resume=cfg["resume"])
     keep.restore(model)
     model.eval()
     calibrate(model, sets["val"] if sets["val"] is not None else sets["train"])
@@ -133,6 +134,22 @@ def train(cfg: dict[str, Any]) -> int:
     save_weights(model, out)
     write_json(out / "config.json", run)
     return _report(model, prep, plan, series, out, cfg, seconds, train_run=True)
+
+
+@contextlib.contextmanager
+def _one_torch_thread(device: str | None):
+    """These models are tiny (hidden 32, batch 32): on CPU, intra-op threads only add
+    synchronisation, and on a busy machine they made the airline demo 30x slower (305 s vs
+    10 s). Train with one thread, then restore the setting."""
+    if device not in (None, "auto", "cpu") or (device == "auto" and torch.cuda.is_available()):
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 class _KeepBest(Callback):
