@@ -23,11 +23,14 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
+# One BLAS/OpenMP thread per xdist worker (2 workers on 2 cores).
+TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -m "not slow and not gpu" -n 2 tests
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow and not gpu" -n 2 tests
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m "slow" tests
+	$(TEST_ENV) $(BIN)/python -m pytest -m "slow" tests
 
 bench: $(STAMP)
 	$(BIN)/python -m rnnkit bench

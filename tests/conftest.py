@@ -1,5 +1,12 @@
-import pytest
-import torch
+import os
+
+# One BLAS/OpenMP thread per test process: pytest-xdist already runs one process per core, and
+# oversubscription makes statsmodels/numpy fits 10-20x slower on a 2-core machine.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 # Tiny models on a shared 2-core machine run far faster single-threaded (pytest-xdist already
 # uses one process per core).
