@@ -1,7 +1,7 @@
 """The engine's optional native pointwise step: ``kernels/csrc/*.c`` built on first use.
 
 The C file has no torch headers, so it compiles in about a second with the system C compiler
-(``$CC``, else ``cc`` / ``gcc``) into ``$RNNKIT_CACHE`` (default ``~/.cache/rnnkit``), keyed by
+(``$CC``, else ``cc`` / ``gcc``) into ``$RNNKIT_CACHE_DIR`` (default ``~/.cache/rnnkit``), keyed by
 the source, the flags and the CPU; a file lock makes concurrent first uses safe. It is loaded
 with ctypes. When no compiler is present, the build fails, or ``RNNKIT_NATIVE=0`` is set, the
 engine runs its pure-PyTorch pointwise ops instead (same results) and ``explain`` says so.
@@ -62,7 +62,7 @@ def _compiler() -> str | None:
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("RNNKIT_CACHE") or os.path.join(
+    root = os.environ.get("RNNKIT_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "rnnkit")
     return Path(root)
 
