@@ -6,19 +6,19 @@ import pytest
 import torch
 
 from rnnkit.data import SequenceClassData, TextClassData
-from rnnkit.tasks import classify
+from rnnkit.tasks import classify, classify_data
 from rnnkit.tasks.common import COMMON_DEFAULTS, load_weights, read_run
 
 
 def test_stratified_split_keeps_class_shares_and_is_seeded():
     y = np.array([0] * 80 + [1] * 20)
-    keep, held = classify._stratified_split(y, 0.1, seed=3)
+    keep, held = classify_data.stratified_split(y, 0.1, seed=3)
     assert len(held) == 10 and np.bincount(y[held]).tolist() == [8, 2]
     assert set(keep).isdisjoint(held) and len(keep) + len(held) == 100
-    again = classify._stratified_split(y, 0.1, seed=3)
+    again = classify_data.stratified_split(y, 0.1, seed=3)
     assert (again[1] == held).all()
     # a class with one item stays in training
-    keep, held = classify._stratified_split(np.array([0, 0, 0, 1]), 0.5, seed=0)
+    keep, held = classify_data.stratified_split(np.array([0, 0, 0, 1]), 0.5, seed=0)
     assert 3 in keep
 
 
@@ -55,10 +55,10 @@ def _roundtrip(out, inputs, **encode_kw):
     """Rebuild from config.json alone and compare with the trained model's own predictions."""
     run = read_run(out)
     model = load_weights(classify.build_model(run), out).eval()
-    items = classify._encode(run, inputs, **encode_kw)
+    items = classify_data.encode(run, inputs, **encode_kw)
     p1 = classify._predict_proba(model, items, run["settings"])
     model2 = load_weights(classify.build_model(read_run(out)), out).eval()
-    p2 = classify._predict_proba(model2, classify._encode(read_run(out), inputs, **encode_kw),
+    p2 = classify._predict_proba(model2, classify_data.encode(read_run(out), inputs, **encode_kw),
                                  {})
     np.testing.assert_allclose(p1, p2, atol=1e-6)
     np.testing.assert_allclose(p1.sum(1), 1.0, atol=1e-5)

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from rnnkit.data import SeriesData
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.tasks import forecast as F
+from rnnkit.tasks import forecast_data as FD
 from rnnkit.tasks.common import CLIError, resolve_config
 
 
@@ -74,19 +75,19 @@ def test_config_json_rebuilds_the_model(tmp_path):
 
 def test_plan_defaults_detect_the_season_on_training_data_only():
     s = SeriesData(values=_seasonal(200, season=7), columns=("y",), target_cols=("y",))
-    p = F.make_plan(s, resolve_config(F.DEFAULTS, {}))
+    p = FD.make_plan(s, resolve_config(F.DEFAULTS, {}))
     assert p.season == 7 and p.horizon == 7 and p.lookback == 14 and p.val_size == 7
     walk = np.cumsum(np.random.default_rng(0).normal(size=100)) + 50
     flat = SeriesData(values=walk, columns=("y",), target_cols=("y",))
-    p = F.make_plan(flat, resolve_config(F.DEFAULTS, {"season": None}))
+    p = FD.make_plan(flat, resolve_config(F.DEFAULTS, {"season": None}))
     assert p.season is None and p.horizon == 10 and p.lookback == 20
 
 
 @pytest.mark.parametrize("log,diff", [(False, 0), (True, 0), (True, 12), (False, 1)])
 def test_transform_inverse_is_exact(log, diff):
     y = _seasonal(80)[:, None]
-    p = F.Plan(("y",), (), (), 12, 12, 24, 12, 1, diff, log)
-    tr = F.Transform.fit(y, p)
+    p = FD.Plan(("y",), (), (), 12, 12, 24, 12, 1, diff, log)
+    tr = FD.Transform.fit(y, p)
     z = tr.apply(y)
     back = tr.inverse(z[60:72, :1], y[:60])
     np.testing.assert_allclose(back, y[60:72], rtol=1e-5)
@@ -101,4 +102,4 @@ def test_too_short_series_is_one_line_and_writes_nothing(tmp_path):
 
 def test_unknown_builtin_column_is_a_clear_error(tmp_path):
     with pytest.raises(CLIError, match="expected a column of 'airline'"):
-        F.load_series({"data": "airline", "target": ["nope"]})
+        FD.load_series({"data": "airline", "target": ["nope"]})

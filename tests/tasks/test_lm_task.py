@@ -15,7 +15,7 @@ import torch
 from rnnkit.baselines import run_lm_baselines
 from rnnkit.data import TextCorpus, tokenizer_from_dict
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.tasks import lm
+from rnnkit.tasks import lm, lm_data
 from rnnkit.tasks.common import CLIError, resolve_config
 
 TEXT = ("In the beginning God created the heaven and the earth. And the earth was without "
@@ -24,7 +24,7 @@ TEXT = ("In the beginning God created the heaven and the earth. And the earth wa
 
 def test_stream_rows_continue_across_batches():
     ids = np.arange(1000)
-    ds = lm.StreamDataset(ids, rows=3, seq_len=4)
+    ds = lm_data.StreamDataset(ids, rows=3, seq_len=4)
     batches = list(torch.utils.data.DataLoader(ds, batch_size=3))  # the trainer's order
     assert len(batches) == len(ds) // 3 == (999 // 3) // 4
     for (x0, y0), (x1, _) in itertools.pairwise(batches):
@@ -34,22 +34,22 @@ def test_stream_rows_continue_across_batches():
 
 
 def test_stream_shape_shrinks_for_small_texts():
-    assert lm.stream_shape(100_000, 128, 64) == (128, 64)
-    assert lm.stream_shape(1001, 128, 64) == (128, 7)
-    assert lm.stream_shape(50, 128, 64) == (49, 1)
+    assert lm_data.stream_shape(100_000, 128, 64) == (128, 64)
+    assert lm_data.stream_shape(1001, 128, 64) == (128, 7)
+    assert lm_data.stream_shape(50, 128, 64) == (49, 1)
     with pytest.raises(CLIError, match="at least 3 tokens"):
-        lm.stream_shape(2, 128, 64)
+        lm_data.stream_shape(2, 128, 64)
 
 
 def test_held_out_tail_and_baselines_match_run_lm_baselines():
     corpus = TextCorpus(TEXT, "t")
     split = {"valid_frac": 0.05, "test_frac": 0.1}
-    head, context, tail = lm.held_out(corpus, split, None)
+    head, context, tail = lm_data.held_out(corpus, split, None)
     assert head + tail == TEXT and context == head
     assert tail == corpus.split(0.05, 0.1)[2]
-    tok = lm.make_tokenizer({"tokenizer": "char", "min_freq": 1}).fit(TEXT)
+    tok = lm_data.make_tokenizer({"tokenizer": "char", "min_freq": 1}).fit(TEXT)
     model = LanguageModel(LanguageModelConfig(vocab_size=tok.vocab_size, hidden_size=8))
-    _, base, unit = lm.score(model, tok, head, context, tail)
+    _, base, unit = lm_data.score(model, tok, head, context, tail)
     ref = {r["baseline"]: r["bpc"] for r in run_lm_baselines(TEXT, 0.1)}
     assert unit == "character"
     assert math.isclose(base["unigram"]["bpc"], ref["unigram"], rel_tol=1e-9)
