@@ -6,6 +6,10 @@ only, so one GEMM (``project_input``), one elementwise map to (a, b) and one par
 
     h_t = d_t ⊙ h_{t-1} + (1 − d_t) ⊙ (a_t ⊙ h_{t-1} + b_t)
         = (d_t + (1 − d_t) ⊙ a_t) ⊙ h_{t-1} + (1 − d_t) ⊙ b_t
+
+On CPU (float32/float64, linear space, no zoneout) the gates and the recurrence run instead in
+one native C call per direction and pass (``kernels.min_native``: a sequential-in-time loop
+vectorised over H, memory-optimal there); the pure-PyTorch path above is its fallback.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from rnnkit.cells.mingru import MinRNNCell
+from rnnkit.cells.mingru import MinGRUCell, MinRNNCell
+from rnnkit.cells.minlstm import MinLSTMCell
 from rnnkit.functional.masking import reverse_padded
 from rnnkit.functional.scan import linear_scan, log_scan
+from rnnkit.kernels import min_native
 from rnnkit.kernels.base import DirectionRun, Kernel
 
 __all__ = ["SCAN", "run_scan"]
@@ -36,11 +42,27 @@ def _zoneout_weights(zoneout) -> Tensor | float | None:
     return d.permute(1, 0, 2) if isinstance(d, Tensor) else d  # (T, B, H) -> (B, T, H)
 
 
+_NATIVE_KIND = {MinGRUCell.coefficients: "mingru", MinLSTMCell.coefficients: "minlstm"}
+
+
+def _scan_fallback(cell):
+    def run(xp: Tensor, h0: Tensor, lengths: Tensor | None, reverse: bool):
+        a, b = cell.coefficients(xp)
+        return linear_scan(a, b, h0, lengths, reverse)
+    return run
+
+
 def run_scan(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run a min-cell over time with the parallel scan; returns (y (B, T, H), (h_T,))."""
     cell = run.cell
     xp = cell.project_input(run.x)
     d = _zoneout_weights(run.zoneout)
+    kind = _NATIVE_KIND.get(type(cell).coefficients)
+    if (kind is not None and d is None and cell.scan_space == "linear"
+            and run.state[0].dtype == xp.dtype and min_native.available(xp)):
+        y, h_last = min_native.min_scan_native(kind, xp, run.state[0], run.lengths,
+                                               run.reverse, _scan_fallback(cell))
+        return y, (h_last,)
     if cell.scan_space == "log" and d is None:
         log_a, log_b = cell.log_coefficients(xp)
         y, h_last = log_scan(log_a, log_b, run.state[0], run.lengths, run.reverse)
@@ -57,7 +79,8 @@ def run_scan(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
 
 SCAN = Kernel(
     name="scan",
-    summary="parallel linear-recurrence scan over T for min-cells (minGRU, minLSTM)",
+    summary=("linear-recurrence scan over T for min-cells (minGRU, minLSTM): "
+             + min_native.status()),
     fast=True,
     why_not=_why_not,
     run=run_scan,

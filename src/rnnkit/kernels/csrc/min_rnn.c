@@ -1,0 +1,128 @@
+/* rnnkit scan kernel, native CPU path: fused gates + first-order linear recurrence for the
+ * min-cells (minGRU, minLSTM), forward and backward, float and double.
+ *
+ * On a CPU the recurrence h_t = a_t ⊙ h_{t-1} + b_t is memory-bound, so the memory-optimal
+ * schedule is a sequential-in-time loop per batch row, vectorised over H: every input is read
+ * once and every output written once (the tree/chunked "parallel scan" is for GPUs).
+ * The gates are computed from the projected input xp = W_ih x + b_ih (B, T, G·H) in the loop:
+ *
+ *   minGRU  (G = 2, [k, u]):    z = σ(k),  a = σ(−k) = 1 − z,  b = z ⊙ g(u)
+ *   minLSTM (G = 3, [p, q, u]): with P = 1 + e^{−p}, Q = 1 + e^{−q} (scaled by e^{−m} to
+ *       avoid overflow): s = σ(softplus(−p) − softplus(−q)) = P / (P + Q),  a = 1 − s,
+ *       b = s ⊙ g(u)
+ *   g(u) = u + 1/2 (u ≥ 0), σ(u) (u < 0)
+ *
+ * Ragged lengths (right padding): row r runs over its first len[r] steps only; outputs at
+ * padded steps are 0 and the last state is the state after the last processed step.
+ * reverse: row r runs from step len[r] − 1 down to 0. Every exp() argument here is ≤ 0.
+ * The backward recomputes the gates from xp and runs the reverse recurrence
+ *   gh ← gh + dy_t;  db_t = gh;  da_t = gh ⊙ h_{t-1};  gh ← a_t ⊙ gh.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline float mexp_f32(float x) { /* x <= 0; clamped so the result stays normal */
+    x = x < -87.0f ? -87.0f : x;
+    float k = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } u;
+    u.i = ((int32_t)k + 127) << 23;
+    return p * u.f;
+}
+static inline double mexp_f64(double x) { return exp(x); }
+
+#define MDEFINE(T, SFX) \
+/* σ(x) and σ(−x) from e = exp(−|x|) */ \
+static inline void sig2_##SFX(T x, T *sp, T *sn) { \
+    T e = mexp_##SFX(x >= 0 ? -x : x), r = (T)1 / ((T)1 + e); \
+    *sp = x >= 0 ? r : e * r; *sn = x >= 0 ? e * r : r; \
+} \
+static inline void gfun_##SFX(T u, T *gu, T *gp) { \
+    T e = mexp_##SFX(u < 0 ? u : (T)0), s = e / ((T)1 + e); \
+    *gu = u >= 0 ? u + (T)0.5 : s; *gp = u >= 0 ? (T)1 : s * ((T)1 - s); \
+} \
+/* gates of one step: a, b and what the backward needs (ca = ∂/∂pre-activation helpers) */ \
+static inline void gates_##SFX(int64_t kind, const T *x, int64_t H, int64_t j, T *a, T *b, \
+                               T *s_out, T *gu_out, T *gp_out) { \
+    T gu, gp, s, av; \
+    if (kind == 0) { \
+        T k = x[j]; \
+        sig2_##SFX(k, &s, &av); \
+        gfun_##SFX(x[H + j], &gu, &gp); \
+    } else { \
+        T p = x[j], q = x[H + j]; \
+        T m = -p > -q ? -p : -q; m = m > 0 ? m : (T)0; \
+        T em = mexp_##SFX(-m), P = em + mexp_##SFX(-p - m), Q = em + mexp_##SFX(-q - m); \
+        T inv = (T)1 / (P + Q); \
+        s = P * inv; av = Q * inv; \
+        gfun_##SFX(x[2 * H + j], &gu, &gp); \
+    } \
+    *a = av; *b = s * gu; *s_out = s; *gu_out = gu; *gp_out = gp; \
+} \
+void minrnn_fwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, const T *xp, \
+                      const T *h0, const int64_t *len, int64_t reverse, T *y, T *hlast) { \
+    const int64_t G = kind == 0 ? 2 : 3; \
+    for (int64_t r = 0; r < B; ++r) { \
+        const int64_t n = len ? len[r] : T_; \
+        T *hl = hlast + r * H; \
+        memcpy(hl, h0 + r * H, (size_t)H * sizeof(T)); \
+        for (int64_t s = 0; s < n; ++s) { \
+            const int64_t t = reverse ? n - 1 - s : s; \
+            const T *x = xp + (r * T_ + t) * G * H; \
+            T *yt = y + (r * T_ + t) * H; \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+                T a, b, s_, gu, gp; \
+                gates_##SFX(kind, x, H, j, &a, &b, &s_, &gu, &gp); \
+                T h = a * hl[j] + b; \
+                hl[j] = h; yt[j] = h; \
+            } \
+        } \
+        if (n < T_) memset(y + (r * T_ + n) * H, 0, (size_t)((T_ - n) * H) * sizeof(T)); \
+    } \
+} \
+void minrnn_bwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, const T *xp, \
+                      const T *h0, const int64_t *len, int64_t reverse, const T *y, \
+                      const T *dy, const T *dhlast, T *dxp, T *dh0) { \
+    const int64_t G = kind == 0 ? 2 : 3; \
+    for (int64_t r = 0; r < B; ++r) { \
+        const int64_t n = len ? len[r] : T_; \
+        T *g = dh0 + r * H; \
+        if (dhlast) memcpy(g, dhlast + r * H, (size_t)H * sizeof(T)); \
+        else memset(g, 0, (size_t)H * sizeof(T)); \
+        for (int64_t s = n - 1; s >= 0; --s) { \
+            const int64_t t = reverse ? n - 1 - s : s; \
+            const T *x = xp + (r * T_ + t) * G * H; \
+            const T *hp = s == 0 ? h0 + r * H \
+                                 : y + (r * T_ + (reverse ? t + 1 : t - 1)) * H; \
+            const T *dyt = dy + (r * T_ + t) * H; \
+            T *dx = dxp + (r * T_ + t) * G * H; \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+                T a, b, s_, gu, gp; \
+                gates_##SFX(kind, x, H, j, &a, &b, &s_, &gu, &gp); \
+                T gh = g[j] + dyt[j]; \
+                T gd = s_ * a * (gh * gu - gh * hp[j]); \
+                if (kind == 0) { \
+                    dx[j] = gd; dx[H + j] = gh * s_ * gp; \
+                } else { \
+                    T sp, snp, sq, snq; \
+                    sig2_##SFX(x[j], &sp, &snp); sig2_##SFX(x[H + j], &sq, &snq); \
+                    dx[j] = -gd * snp; dx[H + j] = gd * snq; dx[2 * H + j] = gh * s_ * gp; \
+                } \
+                g[j] = a * gh; \
+            } \
+        } \
+        if (n < T_) \
+            memset(dxp + (r * T_ + n) * G * H, 0, (size_t)((T_ - n) * G * H) * sizeof(T)); \
+    } \
+}
+
+MDEFINE(float, f32)
+MDEFINE(double, f64)
