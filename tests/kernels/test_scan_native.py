@@ -26,8 +26,10 @@ def _run(cell, x, h0, lengths, reverse, native, monkeypatch):
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
 @pytest.mark.parametrize("ragged", [False, True], ids=["full", "ragged"])
 @pytest.mark.parametrize("T", [1, 37, 300])
-def test_native_equals_fallback_forward_and_grads(cell_type, dtype, reverse, ragged, T,
+@pytest.mark.parametrize("chunk", [1 << 20, 3000], ids=["1chunk", "chunks"])
+def test_native_equals_fallback_forward_and_grads(cell_type, dtype, reverse, ragged, T, chunk,
                                                   monkeypatch):
+    monkeypatch.setattr(min_native, "CHUNK_BYTES", chunk)  # 3000 B: a few steps per chunk
     torch.manual_seed(T)
     cell = cell_type(5, 19).to(dtype)
     x = torch.randn(3, T, 5, dtype=dtype, requires_grad=True)
@@ -52,11 +54,12 @@ def test_native_equals_fallback_forward_and_grads(cell_type, dtype, reverse, rag
 
 
 @pytest.mark.parametrize("cell_type", [MinGRUCell, MinLSTMCell], ids=["mingru", "minlstm"])
-def test_native_gradcheck_float64(cell_type):
+def test_native_gradcheck_float64(cell_type, monkeypatch):
     cell = cell_type(3, 4).double()
     x = torch.randn(2, 9, 3, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([9, 4])
+    monkeypatch.setattr(min_native, "CHUNK_BYTES", 300)  # several chunks
     for rev in (False, True):
         def f(x, h0, w, b, rev=rev):
             cell.weight_ih, cell.bias_ih = w, b

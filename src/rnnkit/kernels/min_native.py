@@ -1,13 +1,16 @@
 """The ``scan`` kernel's native CPU path for min-cells: ``kernels/csrc/min_rnn.c``.
 
-One C call per direction does the gates and the recurrence ``h_t = a_t ⊙ h_{t-1} + b_t``
-(forward), and one the reverse recurrence and the gate gradients (backward), as a
-sequential-in-time loop per batch row vectorised over H: memory-optimal on a CPU, where the
-chunked parallel scan of ``functional.scan`` only adds passes over memory. The GEMM stays in
-torch. Built on first use like the engine's native step (``rnnkit.kernels.engine.native``:
-system C compiler, ``$RNNKIT_CACHE``, loaded with ctypes); ``RNNKIT_NATIVE=0``, no compiler or
-a failed build mean the pure-PyTorch scan runs instead (same results), and ``explain`` says
-which.
+C does the gates and the recurrence ``h_t = a_t ⊙ h_{t-1} + b_t`` (forward), and the reverse
+recurrence and the gate gradients (backward), as a sequential-in-time loop per batch row
+vectorised over H: memory-optimal on a CPU, where the chunked parallel scan of
+``functional.scan`` only adds passes over memory. The input projection ``x W_ihᵀ + b_ih`` (a
+torch GEMM) runs per time chunk of about 1 MB into a reused buffer, just before C consumes it;
+the backward recomputes it the same way and accumulates the weight gradients per chunk, so the
+(B, T, G·H) projection and its gradient are never stored (on CPU, fresh large buffers cost more
+in page faults than the GEMM that fills them). Built on first use like the engine's native step
+(``rnnkit.kernels.engine.native``: system C compiler, ``$RNNKIT_CACHE``, loaded with
+ctypes); ``RNNKIT_NATIVE=0``, no compiler or a failed build mean the pure-PyTorch scan runs
+instead (same results), and ``explain`` says which.
 
 Eligible runs: CPU, float32/float64, linear ``scan_space``, no zoneout, MinGRUCell or
 MinLSTMCell. A double backward (``create_graph=True``) recomputes through the pure-PyTorch
@@ -30,13 +33,14 @@ from torch import Tensor
 
 from rnnkit.kernels.engine.native import _cache_dir, _compiler, _cpu_tag
 
-__all__ = ["KINDS", "available", "min_scan_native", "status"]
+__all__ = ["KINDS", "available", "min_rnn_native", "status"]
 
 _SRC = Path(__file__).resolve().parent / "csrc" / "min_rnn.c"
 _FLAGS = ["-O3", "-ffast-math", "-march=native", "-fPIC", "-shared", "-std=c99"]
 KINDS = {"mingru": 0, "minlstm": 1}
 _SFX = {torch.float32: "f32", torch.float64: "f64"}
 _state: dict = {}
+CHUNK_BYTES = 1 << 20  # projected input per time chunk (about L2-sized)
 
 
 def _build(cc: str) -> Path:
@@ -81,8 +85,8 @@ def _load():
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     for sfx in _SFX.values():
         fwd, bwd = getattr(lib, f"minrnn_fwd_{sfx}"), getattr(lib, f"minrnn_bwd_{sfx}")
-        fwd.argtypes = [i64, i64, i64, i64, ptr, ptr, ptr, i64, ptr, ptr]
-        bwd.argtypes = [i64, i64, i64, i64, ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, ptr]
+        fwd.argtypes = [i64] * 6 + [ptr, ptr, i64, ptr, ptr]
+        bwd.argtypes = [i64] * 6 + [ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr]
         fwd.restype = bwd.restype = None
     return lib, None
 
@@ -117,50 +121,96 @@ def _p(t: Tensor | None):
     return None if t is None else t.data_ptr()
 
 
-class _MinScan(torch.autograd.Function):
-    """(xp (B, T, G·H), h0 (B, H)) -> (y (B, T, H), h_last (B, H)) through the C loop."""
+def _chunks(T: int, B: int, GH: int, itemsize: int, backward_order: bool, reverse: bool):
+    """Time chunks [t0, t1) of about 1 MB of projected input, in the order they are walked."""
+    c = max(1, min(T, CHUNK_BYTES // max(1, B * GH * itemsize)))
+    spans = [(t0, min(T, t0 + c)) for t0 in range(0, T, c)]
+    return spans[::-1] if backward_order != reverse else spans
+
+
+class _Work:
+    """Chunk buffers reused across the chunks of one call (they stay in cache)."""
+
+    def __init__(self, x: Tensor, B: int, I: int, GH: int, c: int):
+        self.xb, self.pb = x.new_empty(B * c * I), x.new_empty(B * c * GH)
+
+    def project(self, x: Tensor, W: Tensor, b: Tensor | None, t0: int, t1: int):
+        B, n, I = x.shape[0], t1 - t0, x.shape[2]
+        xc = self.xb[: B * n * I].view(B, n, I)
+        xc.copy_(x[:, t0:t1])
+        pc = self.pb[: B * n * W.shape[0]].view(B * n, W.shape[0])
+        if b is None:
+            torch.mm(xc.view(B * n, I), W.t(), out=pc)
+        else:
+            torch.addmm(b, xc.view(B * n, I), W.t(), out=pc)
+        return xc.view(B * n, I), pc
+
+
+class _MinRNN(torch.autograd.Function):
+    """(x (B, T, I), W (G·H, I), b (G·H,) or None, h0 (B, H)) -> (y (B, T, H), h_last (B, H)):
+    the projection ``x Wᵀ + b`` per time chunk in torch, gates and recurrence in C."""
 
     @staticmethod
-    def forward(ctx, xp: Tensor, h0: Tensor, lengths: Tensor | None, reverse: bool,
-                kind: str, fallback: Callable):
-        xp_in, h0_in = xp, h0
-        xp, h0 = xp.contiguous(), h0.contiguous()
-        B, T = xp.shape[:2]
-        H = h0.shape[1]
+    def forward(ctx, x, W, b, h0, lengths, reverse, kind, fallback):
+        B, T, I = x.shape
+        GH, H = W.shape[0], h0.shape[1]
+        W, h0c = W.contiguous(), h0.contiguous()
         lens = None if lengths is None else lengths.to("cpu", torch.int64).contiguous()
-        y, hl = xp.new_empty(B, T, H), xp.new_empty(B, H)
-        getattr(_lib(), f"minrnn_fwd_{_SFX[xp.dtype]}")(
-            KINDS[kind], B, T, H, _p(xp), _p(h0), _p(lens), int(reverse), _p(y), _p(hl))
-        ctx.save_for_backward(xp_in, h0_in, y)
-        ctx.lens, ctx.reverse, ctx.kind, ctx.fallback = lens, reverse, kind, fallback
-        ctx.lengths = lengths
-        return y, hl
+        y, hs = x.new_empty(B, T, H), h0c.clone()
+        spans = _chunks(T, B, GH, x.element_size(), False, reverse)
+        work = _Work(x, B, I, GH, max(t1 - t0 for t0, t1 in spans))
+        fwd = getattr(_lib(), f"minrnn_fwd_{_SFX[x.dtype]}")
+        for t0, t1 in spans:
+            _, pc = work.project(x, W, b, t0, t1)
+            fwd(KINDS[kind], B, T, H, t0, t1, _p(pc), _p(lens), int(reverse), _p(y), _p(hs))
+        ctx.save_for_backward(x, W, b, h0, y)
+        ctx.lens, ctx.lengths, ctx.reverse = lens, lengths, reverse
+        ctx.kind, ctx.fallback = kind, fallback
+        return y, hs
 
     @staticmethod
-    def backward(ctx, gy: Tensor, ghl: Tensor):
-        xp, h0, y = ctx.saved_tensors
+    def backward(ctx, gy, ghl):
+        x, W, b, h0, y = ctx.saved_tensors
+        need = ctx.needs_input_grad[:4]
         if torch.is_grad_enabled():  # create_graph=True: differentiate the PyTorch twin
-            need = ctx.needs_input_grad[:2]
+            ins = [t for t, n in zip((x, W, b, h0), need) if n]
             with torch.enable_grad():
-                y2, hl2 = ctx.fallback(xp, h0, ctx.lengths, ctx.reverse)
-                got = iter(torch.autograd.grad(
-                    (y2, hl2), [t for t, n in zip((xp, h0), need) if n], (gy, ghl),
-                    create_graph=True, allow_unused=True))
-            gx, gh = (next(got) if n else None for n in need)
-            return gx, gh, None, None, None, None
-        B, T = xp.shape[:2]
-        H = h0.shape[1]
-        xp, h0, gy = xp.contiguous(), h0.contiguous(), gy.contiguous()
-        ghl = None if ghl is None else ghl.contiguous()
-        dxp, dh0 = torch.empty_like(xp), torch.empty_like(h0)
-        getattr(_lib(), f"minrnn_bwd_{_SFX[xp.dtype]}")(
-            KINDS[ctx.kind], B, T, H, _p(xp), _p(h0), _p(ctx.lens), int(ctx.reverse), _p(y),
-            _p(gy), _p(ghl), _p(dxp), _p(dh0))
-        return dxp, dh0, None, None, None, None
+                y2, hl2 = ctx.fallback(x, W, b, h0, ctx.lengths, ctx.reverse)
+                got = iter(torch.autograd.grad((y2, hl2), ins, (gy, ghl), create_graph=True,
+                                               allow_unused=True))
+            return (*(next(got) if n else None for n in need), None, None, None, None)
+        B, T, I = x.shape
+        GH, H = W.shape[0], h0.shape[1]
+        W, h0, gy = W.contiguous(), h0.contiguous(), gy.contiguous()
+        g = ghl.contiguous().clone() if ghl is not None else torch.zeros_like(h0)
+        gx = x.new_empty(B, T, I) if need[0] else None
+        gW = torch.zeros_like(W) if need[1] else None
+        gb = torch.zeros_like(b) if b is not None and need[2] else None
+        spans = _chunks(T, B, GH, x.element_size(), True, ctx.reverse)
+        c = max(t1 - t0 for t0, t1 in spans)
+        work = _Work(x, B, I, GH, c)
+        dbuf = x.new_empty(B * c * GH)
+        bwd = getattr(_lib(), f"minrnn_bwd_{_SFX[x.dtype]}")
+        for t0, t1 in spans:
+            xc, pc = work.project(x, W, b, t0, t1)
+            dp = dbuf[: B * (t1 - t0) * GH].view(-1, GH)
+            bwd(KINDS[ctx.kind], B, T, H, t0, t1, _p(pc), _p(h0), _p(ctx.lens),
+                int(ctx.reverse), _p(y), _p(gy), _p(g), _p(dp))
+            if gW is not None:
+                gW.addmm_(dp.t(), xc)
+            if gb is not None:
+                gb.add_(dp.sum(0))
+            if gx is not None:
+                gx[:, t0:t1] = torch.mm(dp, W).view(B, t1 - t0, I)
+        return gx, gW, gb, g if need[3] else None, None, None, None, None
 
 
-def min_scan_native(kind: str, xp: Tensor, h0: Tensor, lengths: Tensor | None, reverse: bool,
-                    fallback: Callable) -> tuple[Tensor, Tensor]:
-    """Run a min-cell over time in the C loop; ``fallback(xp, h0, lengths, reverse)`` is the
-    pure-PyTorch twin used for double backward. Returns (y (B, T, H), h_last (B, H))."""
-    return _MinScan.apply(xp, h0, lengths, reverse, kind, fallback)
+def min_rnn_native(kind: str, x: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor,
+                   lengths: Tensor | None, reverse: bool,
+                   fallback: Callable) -> tuple[Tensor, Tensor]:
+    """Run a min-cell over time: ``x Wᵀ + b`` per time chunk, gates and recurrence in C.
+
+    ``fallback(x, weight, bias, h0, lengths, reverse)`` is the pure-PyTorch twin, used for
+    double backward. Returns (y (B, T, H), h_last (B, H)).
+    """
+    return _MinRNN.apply(x, weight, bias, h0, lengths, reverse, kind, fallback)

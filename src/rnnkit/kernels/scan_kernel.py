@@ -8,8 +8,8 @@ only, so one GEMM (``project_input``), one elementwise map to (a, b) and one par
         = (d_t + (1 − d_t) ⊙ a_t) ⊙ h_{t-1} + (1 − d_t) ⊙ b_t
 
 On CPU (float32/float64, linear space, no zoneout) the gates and the recurrence run instead in
-one native C call per direction and pass (``kernels.min_native``: a sequential-in-time loop
-vectorised over H, memory-optimal there); the pure-PyTorch path above is its fallback.
+native C loop fused with a per-time-chunk GEMM (``kernels.min_native``: a sequential-in-time
+loop vectorised over H, memory-optimal there); the pure-PyTorch path above is its fallback.
 """
 
 from __future__ import annotations
@@ -46,23 +46,37 @@ _NATIVE_KIND = {MinGRUCell.coefficients: "mingru", MinLSTMCell.coefficients: "mi
 
 
 def _scan_fallback(cell):
-    def run(xp: Tensor, h0: Tensor, lengths: Tensor | None, reverse: bool):
-        a, b = cell.coefficients(xp)
+    def run(x: Tensor, w: Tensor, bias: Tensor | None, h0: Tensor, lengths: Tensor | None,
+            reverse: bool):
+        a, b = cell.coefficients(torch.nn.functional.linear(x, w, bias))
         return linear_scan(a, b, h0, lengths, reverse)
     return run
+
+
+def _native_kind(run: DirectionRun, d) -> str | None:
+    cell, x = run.cell, run.x
+    kind = _NATIVE_KIND.get(type(cell).coefficients)
+    if (kind is None or d is not None or cell.scan_space != "linear"
+            or type(cell).project_input is not MinRNNCell.project_input
+            or torch.is_autocast_enabled(x.device.type)
+            or any(t is not None and t.dtype != x.dtype
+                   for t in (cell.weight_ih, cell.bias_ih, run.state[0]))
+            or not min_native.available(x)):
+        return None
+    return kind
 
 
 def run_scan(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run a min-cell over time with the parallel scan; returns (y (B, T, H), (h_T,))."""
     cell = run.cell
-    xp = cell.project_input(run.x)
     d = _zoneout_weights(run.zoneout)
-    kind = _NATIVE_KIND.get(type(cell).coefficients)
-    if (kind is not None and d is None and cell.scan_space == "linear"
-            and run.state[0].dtype == xp.dtype and min_native.available(xp)):
-        y, h_last = min_native.min_scan_native(kind, xp, run.state[0], run.lengths,
-                                               run.reverse, _scan_fallback(cell))
+    kind = _native_kind(run, d)
+    if kind is not None:
+        y, h_last = min_native.min_rnn_native(kind, run.x, cell.weight_ih, cell.bias_ih,
+                                              run.state[0], run.lengths, run.reverse,
+                                              _scan_fallback(cell))
         return y, (h_last,)
+    xp = cell.project_input(run.x)
     if cell.scan_space == "log" and d is None:
         log_a, log_b = cell.log_coefficients(xp)
         y, h_last = log_scan(log_a, log_b, run.state[0], run.lengths, run.reverse)

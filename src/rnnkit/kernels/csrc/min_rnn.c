@@ -15,7 +15,9 @@
  * Ragged lengths (right padding): row r runs over its first len[r] steps only; outputs at
  * padded steps are 0 and the last state is the state after the last processed step.
  * reverse: row r runs from step len[r] − 1 down to 0. Every exp() argument here is ≤ 0.
- * The backward recomputes the gates from xp and runs the reverse recurrence
+ * The caller feeds xp in time chunks that stay in cache (the GEMM runs per chunk, so the full
+ * (B, T, G·H) projection is never stored). The backward recomputes the gates from xp and runs
+ * the reverse recurrence
  *   gh ← gh + dy_t;  db_t = gh;  da_t = gh ⊙ h_{t-1};  gh ← a_t ⊙ gh.
  */
 #include <math.h>
@@ -67,16 +69,19 @@ static inline void gates_##SFX(int64_t kind, const T *x, int64_t H, int64_t j, T
     } \
     *a = av; *b = s * gu; *s_out = s; *gu_out = gu; *gp_out = gp; \
 } \
-void minrnn_fwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, const T *xp, \
-                      const T *h0, const int64_t *len, int64_t reverse, T *y, T *hlast) { \
-    const int64_t G = kind == 0 ? 2 : 3; \
+/* Steps t0 <= t < t1 of every row (the caller walks the chunks in processing order: ascending \
+ * for the forward direction, descending for reverse). xc (B, t1 − t0, G·H) holds the projected \
+ * input of the chunk; hs (B, H) carries the state across chunks (h0 on the first); y is the \
+ * full (B, T, H) output. */ \
+void minrnn_fwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, int64_t t0, int64_t t1, \
+                      const T *xc, const int64_t *len, int64_t reverse, T *y, T *hs) { \
+    const int64_t G = kind == 0 ? 2 : 3, Tc = t1 - t0; \
     for (int64_t r = 0; r < B; ++r) { \
-        const int64_t n = len ? len[r] : T_; \
-        T *hl = hlast + r * H; \
-        memcpy(hl, h0 + r * H, (size_t)H * sizeof(T)); \
-        for (int64_t s = 0; s < n; ++s) { \
-            const int64_t t = reverse ? n - 1 - s : s; \
-            const T *x = xp + (r * T_ + t) * G * H; \
+        const int64_t n = len ? len[r] : T_, hi = n < t1 ? n : t1; \
+        T *hl = hs + r * H; \
+        for (int64_t s = t0; s < hi; ++s) { \
+            const int64_t t = reverse ? hi - 1 - (s - t0) : s; \
+            const T *x = xc + (r * Tc + (t - t0)) * G * H; \
             T *yt = y + (r * T_ + t) * H; \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
                 T a, b, s_, gu, gp; \
@@ -85,25 +90,27 @@ void minrnn_fwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, const T *x
                 hl[j] = h; yt[j] = h; \
             } \
         } \
-        if (n < T_) memset(y + (r * T_ + n) * H, 0, (size_t)((T_ - n) * H) * sizeof(T)); \
+        const int64_t p0 = n > t0 ? n : t0; \
+        if (p0 < t1) memset(y + (r * T_ + p0) * H, 0, (size_t)((t1 - p0) * H) * sizeof(T)); \
     } \
 } \
-void minrnn_bwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, const T *xp, \
-                      const T *h0, const int64_t *len, int64_t reverse, const T *y, \
-                      const T *dy, const T *dhlast, T *dxp, T *dh0) { \
-    const int64_t G = kind == 0 ? 2 : 3; \
+/* Backward over steps t0 <= t < t1 (chunks walked in reverse processing order): g (B, H) \
+ * carries ∂L/∂h across chunks (∂L/∂h_last on the first, ∂L/∂h0 after the last); dxc gets \
+ * ∂L/∂xc (zero at padded steps). */ \
+void minrnn_bwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, int64_t t0, int64_t t1, \
+                      const T *xc, const T *h0, const int64_t *len, int64_t reverse, \
+                      const T *y, const T *dy, T *g_, T *dxc) { \
+    const int64_t G = kind == 0 ? 2 : 3, Tc = t1 - t0; \
     for (int64_t r = 0; r < B; ++r) { \
-        const int64_t n = len ? len[r] : T_; \
-        T *g = dh0 + r * H; \
-        if (dhlast) memcpy(g, dhlast + r * H, (size_t)H * sizeof(T)); \
-        else memset(g, 0, (size_t)H * sizeof(T)); \
-        for (int64_t s = n - 1; s >= 0; --s) { \
-            const int64_t t = reverse ? n - 1 - s : s; \
-            const T *x = xp + (r * T_ + t) * G * H; \
-            const T *hp = s == 0 ? h0 + r * H \
-                                 : y + (r * T_ + (reverse ? t + 1 : t - 1)) * H; \
+        const int64_t n = len ? len[r] : T_, hi = n < t1 ? n : t1; \
+        T *g = g_ + r * H; \
+        for (int64_t s = hi - 1; s >= t0; --s) { \
+            const int64_t t = reverse ? t0 + (hi - 1 - s) : s; \
+            const int64_t first = reverse ? t == n - 1 : t == 0; \
+            const T *x = xc + (r * Tc + (t - t0)) * G * H; \
+            const T *hp = first ? h0 + r * H : y + (r * T_ + (reverse ? t + 1 : t - 1)) * H; \
             const T *dyt = dy + (r * T_ + t) * H; \
-            T *dx = dxp + (r * T_ + t) * G * H; \
+            T *dx = dxc + (r * Tc + (t - t0)) * G * H; \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
                 T a, b, s_, gu, gp; \
                 gates_##SFX(kind, x, H, j, &a, &b, &s_, &gu, &gp); \
@@ -119,8 +126,9 @@ void minrnn_bwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, const T *x
                 g[j] = a * gh; \
             } \
         } \
-        if (n < T_) \
-            memset(dxp + (r * T_ + n) * G * H, 0, (size_t)((T_ - n) * G * H) * sizeof(T)); \
+        const int64_t p0 = n > t0 ? n : t0; \
+        if (p0 < t1) memset(dxc + (r * Tc + (p0 - t0)) * G * H, 0, \
+                            (size_t)((t1 - p0) * G * H) * sizeof(T)); \
     } \
 }
 
