@@ -179,3 +179,31 @@ def test_single_input_needs_a_text_run(italy):
     out, _ = italy
     r = _rnnkit("predict", out, "--input", "hello")
     assert r.returncode == 2 and "text classification run" in r.stderr
+
+
+def test_explain_numeric_and_text_runs(tmp_path):
+    """``rnnkit explain`` on classify runs: per-step saliency for the predicted class (numeric),
+    per-token saliency (text) and the attention weights of attention pooling, summing to 1."""
+    num = tmp_path / "num"
+    r = _rnnkit("train", "classify", "--data", _numeric_csv(tmp_path / "n.csv"), "--pooling",
+                "attention", "--out", num, *TINY)
+    assert r.returncode == 0, r.stderr
+    r = _rnnkit("explain", num, "--index", "2")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((num / "explain" / "saliency-2.json").read_text())
+    assert len(rec["scores"]) == 12 and len(rec["attention"]) == 12
+    assert abs(sum(rec["attention"]) - 1) < 1e-5
+    assert (num / "explain" / "attention-2.png").is_file()
+    text = tmp_path / "text"
+    r = _rnnkit("train", "classify", "--data", _text_csv(tmp_path / "t.csv"), "--text-col",
+                "review", "--out", text, *TINY)
+    assert r.returncode == 0, r.stderr
+    r = _rnnkit("explain", text, "--index", "0", "--data", tmp_path / "t.csv")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((text / "explain" / "saliency-0.json").read_text())
+    from rnnkit.data import tokenizer_from_dict
+
+    tok = tokenizer_from_dict(json.loads((text / "config.json").read_text())["data"]["tokenizer"])
+    assert len(rec["scores"]) == len(tok.encode(POS[0]))
+    r = _rnnkit("explain", num, "--index", "-1")
+    assert r.returncode == 2 and "--index: expected 0 <= index <" in r.stderr

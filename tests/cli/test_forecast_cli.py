@@ -149,3 +149,19 @@ def test_error_series_too_short(tmp_path):
     msg = _bad(tmp_path, "--data", _csv(tmp_path / "d.csv", n=20), "--target", "y",
                "--season", "6")
     assert "expected a series of at least" in msg and "got 20" in msg
+
+
+def test_explain_window_saliency(trained):
+    """``rnnkit explain`` on a forecast run: one score per lookback step, PNG + JSON; an
+    index past the first window is a one-line error."""
+    tmp, _, out, _ = trained
+    r = _rnnkit("explain", out, "--index", "1", "--method", "gradient_x_input",
+                "--output", tmp / "ex")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp / "ex" / "saliency-1.json").read_text())
+    cfg = json.loads((out / "config.json").read_text())
+    assert len(rec["scores"]) == cfg["plan"]["lookback"]
+    assert any(abs(s) > 0 for s in rec["scores"])
+    assert (tmp / "ex" / "saliency-1.png").stat().st_size > 0
+    r = _rnnkit("explain", out, "--index", "100000")
+    assert r.returncode == 2 and "--index: expected 0 <= index <=" in r.stderr

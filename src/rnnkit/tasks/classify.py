@@ -344,3 +344,35 @@ def predict(run_dir: str, args: dict[str, Any]) -> int:
     tmp.replace(out)
     print(f"{len(df)} predictions written to {out}")
     return 0
+
+
+def explain(run_dir: str, args: dict[str, Any]) -> int:
+    """``rnnkit explain DIR [--data …] [--index N] [--method M] [-o DIR]``: per-step saliency
+    of example N for its predicted class (integrated gradients by default; for text, w.r.t. the
+    token embeddings) and, with attention pooling, the attention weights — PNG + JSON."""
+    from rnnkit.data import tokenizer_from_dict
+    from rnnkit.interpret import explain_sequence, explain_tokens
+
+    run, model = _load_run(run_dir)
+    _, items, _, _ = load_inputs(run_dir, run, args, need_labels=False)
+    i = int(args.get("index") or 0)
+    if not 0 <= i < len(items):
+        raise CLIError(f"--index: expected 0 <= index < {len(items)} (the number of examples), "
+                       f"got {i}.")
+    x, _ = items[i]
+    with torch.no_grad():
+        logits, alpha = model.forward_with_attention(x[None], torch.tensor([x.shape[0]]))
+    target, attention = int(logits.argmax(1)), None if alpha is None else alpha[0]
+    out = Path(args.get("output") or Path(run_dir) / "explain")
+    method = args.get("method") or "integrated_gradients"
+    if run["kind"] == "text":
+        tok = tokenizer_from_dict(run["data"]["tokenizer"])
+        tokens = [tok.itos[int(t)] if int(t) < len(tok.itos) else "?" for t in x]
+        files = explain_tokens(model, model.embedding, x.tolist(), tokens, out, i, method,
+                               target, attention)
+    else:
+        files = explain_sequence(model, x, out, i, method, target, attention=attention)
+    print(f"example {i}: predicted {run['data']['classes'][target]}")
+    for f in files:
+        print(f"{'plot' if f.suffix == '.png' else 'scores'}: {f}")
+    return 0

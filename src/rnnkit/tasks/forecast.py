@@ -353,3 +353,34 @@ def future_forecast(model: Forecaster, prep: Transform, p: Plan, series: SeriesD
     fz = (future - np.array(prep.shift[c - p.n_fut:])) / np.array(prep.scale[c - p.n_fut:])
     return _model_forecast(model, prep, p, values, len(values), fz, steps)
 
+
+
+def explain(run_dir: str | Path, args: dict[str, Any]) -> int:
+    """``rnnkit explain DIR [--data …] [--index N] [--method M] [-o DIR]``: saliency of each
+    lookback step (summed over channels) for the whole forecast of window N, where window 0
+    is the one that forecasts the test period and N counts origins back from it — PNG + JSON."""
+    from rnnkit.interpret import explain_sequence
+
+    model, prep, plan, run = _load_run(run_dir)
+    series = _run_series(run, args, plan)
+    values = ordered(series, plan)
+    i = int(args.get("index") or 0)
+    origin = len(values) - plan.horizon - i
+    last = len(values) - plan.horizon - plan.lookback - plan.diff
+    if not 0 <= i <= last:
+        raise CLIError(f"--index: expected 0 <= index <= {last} (windows before the test "
+                       f"period), got {i}.")
+    z = prep.apply(values[: origin + plan.horizon])
+    x = torch.from_numpy(np.ascontiguousarray(z[origin - plan.lookback: origin]))
+    xf = torch.from_numpy(np.ascontiguousarray(
+        z[origin: origin + plan.horizon, values.shape[1] - plan.n_fut:], dtype=np.float32))
+
+    def fn(xb: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # the point forecast of every step and target, summed: one value per sequence
+        return model(xb, xf[None].expand(len(xb), -1, -1))[..., 0].reshape(len(xb), -1).sum(1)
+
+    out = Path(args.get("output") or Path(run_dir) / "explain")
+    files = explain_sequence(fn, x, out, i, args.get("method") or "integrated_gradients")
+    for f in files:
+        print(f"{'plot' if f.suffix == '.png' else 'scores'}: {f}")
+    return 0
