@@ -8,7 +8,7 @@ torch GEMM) runs per time chunk of about 1 MB into a reused buffer, just before 
 the backward recomputes it the same way and accumulates the weight gradients per chunk, so the
 (B, T, G·H) projection and its gradient are never stored (on CPU, fresh large buffers cost more
 in page faults than the GEMM that fills them). Built on first use like the engine's native step
-(``rnnkit.kernels.engine.native``: system C compiler, ``$RNNKIT_CACHE``, loaded with
+(``rnnkit.kernels.engine.native``: system C compiler, ``$RNNKIT_CACHE_DIR``, loaded with
 ctypes); ``RNNKIT_NATIVE=0``, no compiler or a failed build mean the pure-PyTorch scan runs
 instead (same results), and ``explain`` says which.
 
@@ -20,68 +20,26 @@ path, so higher-order gradients still work.
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import subprocess
-import tempfile
-import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from rnnkit.kernels.engine.native import _cache_dir, _compiler, _cpu_tag
+from rnnkit.kernels.native_build import CSRC, compiler, disabled, load_library
 
 __all__ = ["KINDS", "available", "min_rnn_native", "status"]
 
-_SRC = Path(__file__).resolve().parent / "csrc" / "min_rnn.c"
-_FLAGS = ["-O3", "-ffast-math", "-march=native", "-fPIC", "-shared", "-std=c99"]
 KINDS = {"mingru": 0, "minlstm": 1}
 _SFX = {torch.float32: "f32", torch.float64: "f64"}
 _state: dict = {}
 CHUNK_BYTES = 1 << 20  # projected input per time chunk (about L2-sized)
 
 
-def _build(cc: str) -> Path:
-    src = _SRC.read_bytes()
-    key = hashlib.sha256(src + " ".join([*_FLAGS, cc, _cpu_tag()]).encode()).hexdigest()
-    out = _cache_dir() / f"rnnkit_min_rnn_{key[:16]}.so"
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix(".lock"), "w") as lf:
-        try:
-            import fcntl
-
-            fcntl.flock(lf, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - non-POSIX
-            pass
-        if out.exists():
-            return out
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
-        os.close(fd)
-        res = subprocess.run([cc, *_FLAGS, str(_SRC), "-o", tmp, "-lm"], capture_output=True,
-                             text=True, timeout=120)
-        if res.returncode != 0:
-            os.unlink(tmp)
-            raise RuntimeError(res.stderr.strip().splitlines()[-1] if res.stderr else "failed")
-        os.replace(tmp, out)
-    return out
-
-
 def _load():
-    if os.environ.get("RNNKIT_NATIVE", "1") == "0":
-        return None, "disabled by RNNKIT_NATIVE=0"
-    cc = _compiler()
-    if cc is None:
-        return None, "no C compiler found (set CC)"
-    try:
-        lib = ctypes.CDLL(str(_build(cc)))
-    except Exception as e:  # any failure means: use the fallback
-        warnings.warn(f"rnnkit: building the scan kernel's native loop failed ({e}); using "
-                      f"the pure-PyTorch scan.", RuntimeWarning, stacklevel=2)
-        return None, f"build failed: {e}"
+    lib, why = load_library("min_rnn", (CSRC / "min_rnn.c",),
+                            "the scan kernel's native loop")
+    if lib is None:
+        return None, why
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     for sfx in _SFX.values():
         fwd, bwd = getattr(lib, f"minrnn_fwd_{sfx}"), getattr(lib, f"minrnn_bwd_{sfx}")
@@ -107,9 +65,9 @@ def status() -> str:
     native = ("native C loop on CPU (gates + sequential-in-time recurrence per batch row, "
               "vectorised over H; float32/float64, linear scan_space, no zoneout)")
     if "lib" not in _state:
-        if os.environ.get("RNNKIT_NATIVE", "1") == "0":
+        if disabled():
             return "pure-PyTorch chunked scan (native loop disabled by RNNKIT_NATIVE=0)"
-        if _compiler() is None:
+        if compiler() is None:
             return "pure-PyTorch chunked scan (no C compiler found; set CC to enable native)"
         return native + " (built on first use), else the pure-PyTorch chunked scan"
     if _state["lib"] is None:
