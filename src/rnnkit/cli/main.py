@@ -109,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv[:1] == ["bench"]:  # hand everything after 'bench' to the benchmark's own parser
+        # (argparse's REMAINDER would not take a leading option such as --help or --quick)
+        args = argparse.Namespace(command="bench", bench_args=argv[1:], debug=False)
+    else:
+        args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("RNNKIT_DEBUG") == "1"
     try:
         return int(commands.run(args) or 0)
