@@ -34,6 +34,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.models.pooling import length_mask
+
 __all__ = ["gradient_x_input", "integrated_gradients", "select_target", "step_mask"]
 
 ModelFn = Callable[[Tensor, Tensor], Any]
@@ -41,13 +43,7 @@ ModelFn = Callable[[Tensor, Tensor], Any]
 
 def step_mask(lengths: Tensor | None, batch: int, steps: int, device=None) -> Tensor:
     """[B, T] bool: True on valid steps (all True without lengths)."""
-    if lengths is None:
-        return torch.ones(batch, steps, dtype=torch.bool, device=device)
-    lengths = torch.as_tensor(lengths, device=device)
-    if lengths.shape != (batch,):
-        raise ValueError(f"saliency: expected lengths of shape ({batch},), got "
-                         f"{tuple(lengths.shape)}.")
-    return torch.arange(steps, device=device)[None, :] < lengths[:, None]
+    return length_mask(lengths, batch, steps, device)
 
 
 def _output(y: Any) -> Tensor:

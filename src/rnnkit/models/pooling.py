@@ -27,6 +27,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnkit.functional.masking import lengths_to_mask
+
 __all__ = ["POOLINGS", "SequencePooling", "length_mask"]
 
 POOLINGS = ("last", "mean", "max", "attention")
@@ -40,7 +42,7 @@ def length_mask(lengths: Tensor | None, batch: int, steps: int, device: torch.de
     if lengths.shape != (batch,):
         raise ValueError(f"length_mask: expected lengths of shape ({batch},), got "
                          f"{tuple(lengths.shape)}. Pass one length per sequence.")
-    return torch.arange(steps, device=device)[None, :] < lengths[:, None]
+    return lengths_to_mask(lengths, steps, device)
 
 
 class SequencePooling(nn.Module):
