@@ -57,7 +57,8 @@ def _cpu_tag() -> str:
 def _build(name: str, sources: Sequence[Path], cc: str,
            link_options: Sequence[Sequence[str]]) -> Path:
     """Compile ``sources`` into a cached shared library (link options tried in order)."""
-    src = b"".join(p.read_bytes() for p in sources)
+    # the shared headers (csrc/*.h) are part of every library's source
+    src = b"".join(p.read_bytes() for p in [*sources, *sorted(CSRC.glob("*.h"))])
     tag = " ".join([*FLAGS, *(" ".join(o) for o in link_options), cc, _cpu_tag()])
     key = hashlib.sha256(src + tag.encode()).hexdigest()
     out = cache_dir() / f"rnnkit_{name}_{key[:16]}.so"

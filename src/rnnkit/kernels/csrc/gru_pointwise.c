@@ -17,22 +17,7 @@ typedef struct {
 
 enum { G_ZH = 4, G_ZH_MASK = 8, G_MASK = 128 };
 
-static inline float gexp_f32(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float k = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - k * 0.693359375f + k * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } u;
-    u.i = ((int32_t)k + 127) << 23;
-    return p * u.f;
-}
-static inline double gexp_f64(double x) { return exp(x); }
+#include "rnnkit_exp.h"
 
 #define GDEFINE(T, SFX) \
 static inline T *gat_##SFX(const garr *a, int64_t t, int64_t r) { \
@@ -46,11 +31,11 @@ void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *hw) { \
         T *an = gat_##SFX(&k->an, t, r), *y = gat_##SFX(&k->y, t, r); \
         const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < 2 * H; ++j) \
-            rz[j] = (T)1 / ((T)1 + gexp_##SFX(-(x[j] + w[j]))); \
+            rz[j] = (T)1 / ((T)1 + rk_exp_##SFX(-(x[j] + w[j]))); \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
             an[j] = w[2 * H + j]; \
             T v = x[2 * H + j] + rz[j] * an[j]; \
-            T nv = (T)1 - (T)2 / ((T)1 + gexp_##SFX((T)2 * v)); \
+            T nv = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * v)); \
             nn[j] = nv; \
             y[j] = nv + rz[H + j] * (hp[j] - nv); \
         } \

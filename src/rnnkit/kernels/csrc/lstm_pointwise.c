@@ -30,35 +30,18 @@ typedef struct {
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
        LNH = 256 };
 
-/* float exp as an inline polynomial (Cephes expf, rel. error ~1e-7) so that loops vectorise
- * without libm calls; double uses libm (accuracy for gradcheck; speed irrelevant there). */
-static inline float exp_f32(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float k = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - k * 0.693359375f + k * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } u;
-    u.i = ((int32_t)k + 127) << 23;
-    return p * u.f;
-}
-static inline double exp_f64(double x) { return exp(x); }
+#include "rnnkit_exp.h"
 
 #define DEFINE(T, SFX) \
 static inline T *at_##SFX(const arr *a, int64_t t, int64_t r) { \
     return (T *)a->p + t * a->ts + r * a->rs; \
 } \
 static void sig_##SFX(T *restrict a, int64_t n) { \
-    for (int64_t j = 0; j < n; ++j) a[j] = (T)1 / ((T)1 + exp_##SFX(-a[j])); \
+    for (int64_t j = 0; j < n; ++j) a[j] = (T)1 / ((T)1 + rk_exp_##SFX(-a[j])); \
 } \
 static void tanh_##SFX(const T *src, T *dst, int64_t n) { \
     _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
-        dst[j] = (T)1 - (T)2 / ((T)1 + exp_##SFX((T)2 * src[j])); \
+        dst[j] = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * src[j])); \
 } \
 static void lerp_##SFX(const T *a, const T *b, const T *z, T zv, T *dst, int64_t n) { \
     if (z) { _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \

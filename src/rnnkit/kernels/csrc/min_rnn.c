@@ -24,31 +24,16 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float mexp_f32(float x) { /* x <= 0; clamped so the result stays normal */
-    x = x < -87.0f ? -87.0f : x;
-    float k = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - k * 0.693359375f + k * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } u;
-    u.i = ((int32_t)k + 127) << 23;
-    return p * u.f;
-}
-static inline double mexp_f64(double x) { return exp(x); }
+#include "rnnkit_exp.h"
 
 #define MDEFINE(T, SFX) \
 /* σ(x) and σ(−x) from e = exp(−|x|) */ \
 static inline void sig2_##SFX(T x, T *sp, T *sn) { \
-    T e = mexp_##SFX(x >= 0 ? -x : x), r = (T)1 / ((T)1 + e); \
+    T e = rk_exp_##SFX(x >= 0 ? -x : x), r = (T)1 / ((T)1 + e); \
     *sp = x >= 0 ? r : e * r; *sn = x >= 0 ? e * r : r; \
 } \
 static inline void gfun_##SFX(T u, T *gu, T *gp) { \
-    T e = mexp_##SFX(u < 0 ? u : (T)0), s = e / ((T)1 + e); \
+    T e = rk_exp_##SFX(u < 0 ? u : (T)0), s = e / ((T)1 + e); \
     *gu = u >= 0 ? u + (T)0.5 : s; *gp = u >= 0 ? (T)1 : s * ((T)1 - s); \
 } \
 /* gates of one step: a, b and what the backward needs (ca = ∂/∂pre-activation helpers) */ \
@@ -62,7 +47,7 @@ static inline void gates_##SFX(int64_t kind, const T *x, int64_t H, int64_t j, T
     } else { \
         T p = x[j], q = x[H + j]; \
         T m = -p > -q ? -p : -q; m = m > 0 ? m : (T)0; \
-        T em = mexp_##SFX(-m), P = em + mexp_##SFX(-p - m), Q = em + mexp_##SFX(-q - m); \
+        T em = rk_exp_##SFX(-m), P = em + rk_exp_##SFX(-p - m), Q = em + rk_exp_##SFX(-q - m); \
         T inv = (T)1 / (P + Q); \
         s = P * inv; av = Q * inv; \
         gfun_##SFX(x[2 * H + j], &gu, &gp); \
