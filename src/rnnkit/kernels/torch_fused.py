@@ -142,8 +142,17 @@ def mm_nt(a: Tensor, b: Tensor) -> Tensor:
 
 
 def mm_tn(a: Tensor, b: Tensor) -> Tensor:
-    """``a.T @ b`` for a (M, N), b (M, K): the weight-gradient GEMM (N, K)."""
-    return mm_nt(a.t().contiguous(), b.t().contiguous())
+    """``a.T @ b`` for a (M, N), b (M, K) with M large: the weight-gradient GEMM (N, K).
+
+    oneDNN takes its weight operand transposed for free, so only the narrower of a, b is copied
+    into (·, M) layout: ``(bᵀ a)ᵀ`` when N >= K, else ``aᵀ b``."""
+    small = a.shape[0] * a.shape[1] * b.shape[1] < 1 << 20  # oneDNN's call overhead loses
+    if (_LINEAR is None or small or a.device.type != "cpu" or b.dtype != a.dtype
+            or a.dtype not in (torch.float32, torch.bfloat16)):
+        return a.t() @ b
+    if a.shape[1] >= b.shape[1]:
+        return _LINEAR(b.t().contiguous(), a.t(), None, "none", [], "").t().contiguous()
+    return _LINEAR(a.t().contiguous(), b.t(), None, "none", [], "")
 
 
 class FastLinear(torch.autograd.Function):

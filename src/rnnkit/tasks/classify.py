@@ -60,7 +60,7 @@ from rnnkit.tasks.common import (
     write_metrics,
 )
 
-__all__ = ["DEFAULTS", "add_arguments", "evaluate", "predict", "train"]
+__all__ = ["DEFAULTS", "add_arguments", "evaluate", "explain", "predict", "train"]
 
 DEFAULTS: dict[str, Any] = {
     "label_col": "label", "text_col": None, "pooling": None, "conv": None, "conv_layout": None,

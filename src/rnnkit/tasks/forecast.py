@@ -57,7 +57,7 @@ from rnnkit.tasks.forecast_data import (
 )
 from rnnkit.training import Callback, Trainer, seed_everything
 
-__all__ = ["DEFAULTS", "add_arguments", "evaluate", "forecast", "predict", "train"]
+__all__ = ["DEFAULTS", "add_arguments", "evaluate", "explain", "forecast", "predict", "train"]
 
 DEFAULTS: dict[str, Any] = {
     "horizon": None, "lookback": None, "season": None, "target": None, "covariates": None,

@@ -16,7 +16,7 @@ from rnnkit.functional.cells import layer_norm
 from rnnkit.functional.masking import reverse_padded
 from rnnkit.kernels.base import DirectionRun, Kernel
 from rnnkit.kernels.engine import elman, gru, lstm, native
-from rnnkit.kernels.engine._common import linear
+from rnnkit.kernels.torch_fused import linear
 
 __all__ = ["ENGINE", "engine_why_not", "run_engine"]
 

@@ -21,11 +21,11 @@ from rnnkit.kernels.engine import lstm_native
 from rnnkit.kernels.engine._common import (
     final_rows,
     mask_at,
-    mm_tn_fast,
     needs_grad,
     sig_bwd,
     tanh_bwd,
 )
+from rnnkit.kernels.torch_fused import mm_tn
 
 __all__ = ["FusedLSTM", "run_lstm"]
 
@@ -208,7 +208,7 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
         hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
         if m is not None:
             hin = hin * m
-        d_w = mm_tn_fast(src.reshape(-1, G4), hin.reshape(-1, P))
+        d_w = mm_tn(src.reshape(-1, G4), hin.reshape(-1, P))
     d_ph, d_bias = sums
     if d_ph is None and w_ph is not None and need[5]:
         H = G4 // 4
@@ -219,7 +219,7 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
                             (DG[..., 3 * H :] * cnew).sum((0, 1))])
     d_hr = None
     if w_hr is not None and need[6]:
-        d_hr = mm_tn_fast(DHP.reshape(-1, P), HH.reshape(-1, HH.shape[-1]))
+        d_hr = mm_tn(DHP.reshape(-1, P), HH.reshape(-1, HH.shape[-1]))
     if d_bias is None and ctx.has_bias and need[1]:
         d_bias = DG.sum((0, 1))
     return (DG.transpose(0, 1), d_bias, gh, gc, d_w, d_ph, d_hr, d_lnw, d_lncw, d_lncb,
