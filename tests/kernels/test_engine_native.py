@@ -84,3 +84,11 @@ def test_linear_grads_match_f_linear_many_rows():
     g2 = torch.autograd.grad(y2.pow(2).sum(), (x, w, b))
     for a, c in zip(g1, g2, strict=True):
         torch.testing.assert_close(a, c, atol=1e-3, rtol=1e-4)
+
+
+def test_mm_tn_accepts_strided_column_slices():
+    """The reset-before GRU passes column slices of its gate gradients."""
+    ds, h = torch.randn(6400, 768), torch.randn(6400, 256)
+    for a in (ds[:, :512], ds[:, 512:]):
+        assert not a.is_contiguous()
+        torch.testing.assert_close(mm_tn(a, h), a.t() @ h, atol=1e-3, rtol=1e-4)

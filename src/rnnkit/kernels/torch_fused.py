@@ -150,6 +150,9 @@ def mm_tn(a: Tensor, b: Tensor) -> Tensor:
     if (_LINEAR is None or small or a.device.type != "cpu" or b.dtype != a.dtype
             or a.dtype not in (torch.float32, torch.bfloat16)):
         return a.t() @ b
+    # a strided operand (e.g. a column slice of the gate gradients) makes oneDNN reorder it
+    # very slowly: copy to row-major first (free when it already is)
+    a, b = a.contiguous(), b.contiguous()
     if a.shape[1] >= b.shape[1]:
         return _LINEAR(b.t().contiguous(), a.t(), None, "none", [], "").t().contiguous()
     return _LINEAR(a.t().contiguous(), b.t(), None, "none", [], "")
