@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.kernels.native_build import CSRC, compiler, disabled, load_library
+from rnnkit.kernels.torch_fused import StepGemm, mm_tn
 
 __all__ = ["KINDS", "available", "min_rnn_native", "status"]
 
@@ -89,19 +90,16 @@ def _chunks(T: int, B: int, GH: int, itemsize: int, backward_order: bool, revers
 class _Work:
     """Chunk buffers reused across the chunks of one call (they stay in cache)."""
 
-    def __init__(self, x: Tensor, B: int, I: int, GH: int, c: int):
-        self.xb, self.pb = x.new_empty(B * c * I), x.new_empty(B * c * GH)
+    def __init__(self, x: Tensor, W: Tensor, B: int, c: int, chunks: int):
+        self.xb = x.new_empty(B * c * x.shape[2])
+        # the projection weight packed once for all chunks (oneDNN; see StepGemm)
+        self.gemm = StepGemm(W, B * c, chunks)
 
-    def project(self, x: Tensor, W: Tensor, b: Tensor | None, t0: int, t1: int):
+    def project(self, x: Tensor, b: Tensor | None, t0: int, t1: int):
         B, n, I = x.shape[0], t1 - t0, x.shape[2]
         xc = self.xb[: B * n * I].view(B, n, I)
         xc.copy_(x[:, t0:t1])
-        pc = self.pb[: B * n * W.shape[0]].view(B * n, W.shape[0])
-        if b is None:
-            torch.mm(xc.view(B * n, I), W.t(), out=pc)
-        else:
-            torch.addmm(b, xc.view(B * n, I), W.t(), out=pc)
-        return xc.view(B * n, I), pc
+        return xc.view(B * n, I), self.gemm(xc.view(B * n, I), b).contiguous()
 
 
 class _MinRNN(torch.autograd.Function):
@@ -110,16 +108,16 @@ class _MinRNN(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, W, b, h0, lengths, reverse, kind, fallback):
-        B, T, I = x.shape
+        B, T = x.shape[:2]
         GH, H = W.shape[0], h0.shape[1]
         W, h0c = W.contiguous(), h0.contiguous()
         lens = None if lengths is None else lengths.to("cpu", torch.int64).contiguous()
         y, hs = x.new_empty(B, T, H), h0c.clone()
         spans = _chunks(T, B, GH, x.element_size(), False, reverse)
-        work = _Work(x, B, I, GH, max(t1 - t0 for t0, t1 in spans))
+        work = _Work(x, W, B, max(t1 - t0 for t0, t1 in spans), len(spans))
         fwd = getattr(_lib(), f"minrnn_fwd_{_SFX[x.dtype]}")
         for t0, t1 in spans:
-            _, pc = work.project(x, W, b, t0, t1)
+            _, pc = work.project(x, b, t0, t1)
             fwd(KINDS[kind], B, T, H, t0, t1, _p(pc), _p(lens), int(reverse), _p(y), _p(hs))
         ctx.save_for_backward(x, W, b, h0, y)
         ctx.lens, ctx.lengths, ctx.reverse = lens, lengths, reverse
@@ -146,20 +144,21 @@ class _MinRNN(torch.autograd.Function):
         gb = torch.zeros_like(b) if b is not None and need[2] else None
         spans = _chunks(T, B, GH, x.element_size(), True, ctx.reverse)
         c = max(t1 - t0 for t0, t1 in spans)
-        work = _Work(x, B, I, GH, c)
+        work = _Work(x, W, B, c, len(spans))
+        gemm_x = StepGemm(W.t().contiguous(), B * c, len(spans)) if gx is not None else None
         dbuf = x.new_empty(B * c * GH)
         bwd = getattr(_lib(), f"minrnn_bwd_{_SFX[x.dtype]}")
         for t0, t1 in spans:
-            xc, pc = work.project(x, W, b, t0, t1)
+            xc, pc = work.project(x, b, t0, t1)
             dp = dbuf[: B * (t1 - t0) * GH].view(-1, GH)
             bwd(KINDS[ctx.kind], B, T, H, t0, t1, _p(pc), _p(h0), _p(ctx.lens),
                 int(ctx.reverse), _p(y), _p(gy), _p(g), _p(dp))
             if gW is not None:
-                gW.addmm_(dp.t(), xc)
+                gW.add_(mm_tn(dp, xc))
             if gb is not None:
                 gb.add_(dp.sum(0))
             if gx is not None:
-                gx[:, t0:t1] = torch.mm(dp, W).view(B, t1 - t0, I)
+                gx[:, t0:t1] = gemm_x(dp).view(B, t1 - t0, I)
         return gx, gW, gb, g if need[3] else None, None, None, None, None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from rnnkit.kernels.engine._common import final_rows, mask_at, needs_grad, tanh_bwd
-from rnnkit.kernels.torch_fused import mm_nt, mm_tn
+from rnnkit.kernels.torch_fused import StepGemm, mm_tn
 
 __all__ = ["FusedElman", "run_elman"]
 
@@ -25,13 +25,14 @@ class FusedElman(torch.autograd.Function):
         T, B, H = X.shape
         Y = X.new_zeros(T, B, H)
         A = X.new_zeros(T, B, H) if (zh is not None and keep) else None
+        gemm = StepGemm(w_hh, B, T)
         for t in range(T):
             n = sizes[t]
             if n == 0:
                 break
             hp = h0[:n] if t == 0 else Y[t - 1, :n]
             hin = hp if m is None else hp * m[:n]
-            a = torch.add(mm_nt(hin, w_hh), X[t, :n], out=Y[t, :n] if A is None else A[t, :n])
+            a = torch.add(gemm(hin), X[t, :n], out=Y[t, :n] if A is None else A[t, :n])
             a.relu_() if relu else a.tanh_()
             if zh is not None:
                 torch.lerp(a, hp, mask_at(zh, t, n), out=Y[t, :n])
@@ -50,7 +51,7 @@ class FusedElman(torch.autograd.Function):
         gh = dhn.clone() if dhn is not None else h0.new_zeros(B, H)
         dY = dY if dY is not None else Y.new_zeros(Y.shape)
         DA = Y.new_zeros(T, B, H)
-        w_t = w_hh.t().contiguous()
+        gemm = StepGemm(w_hh.t().contiguous(), B, T)
         for t in range(T - 1, -1, -1):
             n = ctx.sizes[t]
             if n == 0:
@@ -65,7 +66,7 @@ class FusedElman(torch.autograd.Function):
             else:
                 tanh_bwd(dh, a, da)
             ghn = gh[:n]
-            ghn.copy_(mm_nt(da, w_t))
+            ghn.copy_(gemm(da))
             if m is not None:
                 ghn.mul_(m[:n])
             if zh is not None:

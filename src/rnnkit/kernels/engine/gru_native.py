@@ -12,7 +12,7 @@ from torch import Tensor
 from rnnkit.kernels.engine import native
 from rnnkit.kernels.engine._common import final_rows
 from rnnkit.kernels.engine.lstm_native import _arr, usable
-from rnnkit.kernels.torch_fused import mm_nt
+from rnnkit.kernels.torch_fused import StepGemm
 
 __all__ = ["backward", "forward", "usable"]
 
@@ -44,13 +44,14 @@ def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep):
     kc.h0, kc.zh, kc.m = _arr(h0), _arr(zh_t), _arr(m)
     step, pk = _fn("fwd", X.dtype), ctypes.byref(kc)
     raws, stats = [], []
+    gemm = StepGemm(w_hh, B, T)
     for t in range(T):
         n = sizes[t]
         if n == 0:
             break
         hp = h0[:n] if t == 0 else Y[t - 1, :n]
         hin = hp if m is None else hp * m[:n]
-        raw = mm_nt(hin, w_hh)
+        raw = gemm(hin)
         if ln_w is not None:
             hw, mu, rs = torch.native_layer_norm(raw, (G3,), ln_w, hb, _EPS)
             if keep:
@@ -76,7 +77,7 @@ def backward(ctx, dY, dhn):
     d_lnw = Y.new_zeros(3 * H) if ln_w is not None else None
     kc.acc, kc.dy, kc.dx, kc.da = _arr(acc), _arr(dY), _arr(DX), _arr(DA)
     step, pk = _fn("bwd", Y.dtype), ctypes.byref(kc)
-    w_t = w_hh.t().contiguous()
+    gemm = StepGemm(w_hh.t().contiguous(), B, T)
     A = Y.new_zeros(0, H)
     si = len(stats)
     for t in range(T - 1, -1, -1):
@@ -93,7 +94,7 @@ def backward(ctx, dY, dhn):
                 src, raws[si], [3 * H], mu, rs, ln_w, hb, [True, True, False])
             DS[t, :n] = src
             d_lnw += dw
-        A = mm_nt(src, w_t)
+        A = gemm(src)
     gh = acc
     gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
     return DX, DA, DS, gh, d_lnw

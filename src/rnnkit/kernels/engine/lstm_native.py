@@ -14,7 +14,7 @@ from torch import Tensor
 
 from rnnkit.kernels.engine import native
 from rnnkit.kernels.engine._common import final_rows, mask_at
-from rnnkit.kernels.torch_fused import mm_nt
+from rnnkit.kernels.torch_fused import StepGemm
 
 __all__ = ["backward", "forward", "usable"]
 
@@ -104,6 +104,7 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         if RS4 is not None:
             kc.rs4 = native.Arr(RS4.data_ptr(), RS4.stride(0), 1)
     step, pk = _fn(lib, "fwd", X.dtype), ctypes.byref(kc)
+    gemm = StepGemm(w_hh, B, T)
     for t in range(T):
         n = sizes[t]
         if n == 0:
@@ -111,7 +112,7 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         j = t if keep else 0
         hp = h0[:n] if t == 0 else Y[t - 1, :n]
         hin = hp if m is None else hp * m[:n]
-        hw = mm_nt(hin, w_hh)
+        hw = gemm(hin)
         step(pk, t, n, hw.data_ptr())
         if proj:
             torch.mm(HH[j, :n], w_hr.t(), out=Y[t, :n])
@@ -152,7 +153,7 @@ def backward(ctx, dY, dhn, dcn):
     if ln:
         kc.dr, kc.dlnhw = _arr(DR), d_lnw.data_ptr()
     step, pk = _fn(lib, "bwd", G.dtype), ctypes.byref(kc)
-    w_t = w_hh.t().contiguous()
+    gemm = StepGemm(w_hh.t().contiguous(), B, T)
     src_all = DR if ln else DG
     A = G.new_zeros(0, P)  # d h_in of the step after (its running rows)
     for t in range(T - 1, -1, -1):
@@ -172,7 +173,7 @@ def backward(ctx, dY, dhn, dcn):
             DHP[t, :n] = dh
             torch.mm(dh, w_hr, out=DHH[:n])
         step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
-        A = mm_nt(src_all[t, :n], w_t)
+        A = gemm(src_all[t, :n])
     gh = acc
     gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
     return DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, (d_ph, d_b)
