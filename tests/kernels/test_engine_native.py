@@ -9,7 +9,7 @@ from test_engine import make_run, outputs_and_grads
 from cell_specs import CELL_SPECS
 from rnnkit.kernels.engine import gru_native, lstm_native, native
 from rnnkit.kernels.engine.driver import ENGINE, run_engine
-from rnnkit.kernels.torch_fused import linear, mm_nt, mm_tn
+from rnnkit.kernels.torch_fused import StepGemm, linear, mm_nt, mm_tn
 
 needs_native = pytest.mark.skipif(native.lstm_lib() is None, reason=native.status())
 
@@ -92,3 +92,34 @@ def test_mm_tn_accepts_strided_column_slices():
     for a in (ds[:, :512], ds[:, 512:]):
         assert not a.is_contiguous()
         torch.testing.assert_close(mm_tn(a, h), a.t() @ h, atol=1e-3, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("rows,K,N,steps", [(64, 256, 1024, 100), (64, 256, 1024, 2),
+                                            (1, 128, 512, 100), (16, 64, 48, 10)])
+def test_step_gemm_equals_matmul_for_every_row_count(dtype, rows, K, N, steps):
+    """Packed (oneDNN) or not, the per-step product is a @ wᵀ (+ bias) for every M <= rows,
+    including the shrinking prefixes of a ragged batch and M < 4."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(N, K, generator=g, dtype=torch.float64).to(dtype)
+    b = torch.randn(N, generator=g, dtype=torch.float64).to(dtype)
+    gemm = StepGemm(w, rows, steps)
+    tol = dict(atol=0.5, rtol=2e-2) if dtype == torch.bfloat16 else dict(atol=1e-3, rtol=1e-4)
+    for m in sorted({rows, max(rows - 1, 1), 5, 3, 1}):
+        a = torch.randn(m, K, generator=g, dtype=torch.float64).to(dtype)
+        ref = (a.double() @ w.double().t())
+        torch.testing.assert_close(gemm(a).double(), ref, **tol)
+        torch.testing.assert_close(gemm(a, b).double(), ref + b.double(), **tol)
+
+
+def test_step_gemm_packs_only_when_it_pays():
+    w = torch.randn(1024, 256)
+    assert StepGemm(w, 64, 100).packed is not None or torch_fused_onednn_missing()
+    assert StepGemm(w, 64, 2).packed is None          # packing costs about one GEMM
+    assert StepGemm(torch.randn(512, 128), 1, 1000).packed is None  # B=1: plain matmul wins
+
+
+def torch_fused_onednn_missing() -> bool:
+    from rnnkit.kernels import torch_fused
+
+    return torch_fused._REORDER is None
