@@ -76,15 +76,17 @@ def run_engine(run: DirectionRun):
     if lengths is not None and bool((lengths >= T).all()):
         lengths = None
     lens0 = lengths
-    xp = _project(cell, run.x)
+    # reversal and the length sort act on the input, before the projection: per token, so the
+    # same result, and I <= 4H columns to move instead of the projection's
+    x = run.x
     if run.reverse:
-        xp = reverse_padded(xp, lengths)
+        x = reverse_padded(x, lengths)
     state, rec_mask, zoneout = tuple(run.state), run.rec_mask, run.zoneout
     perm = inv = None
     if lengths is not None:
         perm = torch.argsort(lengths, descending=True, stable=True)
         inv = torch.argsort(perm)
-        xp = xp.index_select(0, perm)
+        x = x.index_select(0, perm)
         state = tuple(s.index_select(0, perm) for s in state)
         rec_mask = None if rec_mask is None else rec_mask.index_select(0, perm)
         if zoneout is not None:
@@ -92,6 +94,9 @@ def run_engine(run: DirectionRun):
                             for z in zoneout)
         lengths = lengths.index_select(0, perm)
     sizes = _batch_sizes(lengths, B, T)
+    # projected time-major, handed on as a (B, T, G) view: step t's rows are one contiguous
+    # block for the loop, and the gate gradient (T, B, G) flows back into the GEMM uncopied
+    xp = _project(cell, x.transpose(0, 1)).transpose(0, 1)
     y, state = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))](
         cell, xp, state, sizes, lengths, rec_mask, zoneout)
     if perm is not None:
