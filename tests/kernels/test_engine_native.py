@@ -123,3 +123,43 @@ def torch_fused_onednn_missing() -> bool:
     from rnnkit.kernels import torch_fused
 
     return torch_fused._REORDER is None
+
+
+@pytest.mark.parametrize("ragged", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_layer_norm_lstm_inference_normalises_the_input_in_the_step(ragged, dtype, monkeypatch):
+    """No gradient wanted: the input projection's LN runs inside the native step (LNX) and the
+    result equals the reference loop; with a gradient wanted it does not (it is not fused)."""
+    import rnnkit
+
+    seen = []
+    real = lstm_native.forward
+
+    def spy(*a, **k):
+        seen.append(a[-1] if len(a) > 17 else k.get("lnx_w"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(lstm_native, "forward", spy)
+    torch.manual_seed(0)
+    fast = rnnkit.LSTM(5, 8, num_layers=2, bidirectional=True, layer_norm=True, batch_first=True,
+                       impl="engine").to(dtype)
+    ref = rnnkit.LSTM(5, 8, num_layers=2, bidirectional=True, layer_norm=True, batch_first=True,
+                      impl="reference").to(dtype)
+    ref.load_state_dict(fast.state_dict())
+    with torch.no_grad():
+        for p in fast.parameters():  # non-trivial LN gains and biases
+            p.add_(0.1 * torch.randn_like(p))
+        ref.load_state_dict(fast.state_dict())
+    x = torch.randn(4, 7, 5, dtype=dtype)
+    lengths = torch.tensor([7, 3, 5, 1]) if ragged else None
+    with torch.no_grad():
+        y, (h, c) = fast(x, lengths=lengths)
+        y_r, (h_r, c_r) = ref(x, lengths=lengths)
+    assert seen and all(w is not None for w in seen)
+    tol = dict(atol=1e-5, rtol=1e-5) if dtype == torch.float32 else dict(atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(y, y_r, **tol)
+    torch.testing.assert_close(h, h_r, **tol)
+    torch.testing.assert_close(c, c_r, **tol)
+    seen.clear()
+    fast(x, lengths=lengths)[0].sum().backward()  # training: LN stays in the autograd graph
+    assert seen and all(w is None for w in seen)

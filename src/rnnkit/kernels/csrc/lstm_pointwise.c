@@ -25,10 +25,13 @@ typedef struct {
      * optional in-step gradient sums (NULL: not wanted) */
     arr r, rs4, dr;
     void *lnhw, *dlnhw, *dpeep, *dbias;
+    /* inference only (LNX): LN without affine bias over the input projection row, gain lnxw
+     * (its bias is folded into xb) -- saves a pass and a (T, B, 4H) tensor */
+    void *lnxw;
 } lstm_ctx;
 
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
-       LNH = 256 };
+       LNH = 256, LNX = 512 };
 
 #include "rnnkit_exp.h"
 
@@ -50,11 +53,35 @@ static void lerp_##SFX(const T *a, const T *b, const T *z, T zv, T *dst, int64_t
                dst[j] = a[j] + zv * (b[j] - a[j]); } \
 } \
  \
+/* g = [LN](w) + x (+ xb): the gate pre-activations of row r. x may equal g (LNX). */ \
+static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *g, \
+                            const T *w, const T *x) { \
+    const int64_t H = k->H, fl = k->flags; \
+    const T *xb = (const T *)k->xb; \
+    if (fl & LNH) { \
+        const T *lw4 = (const T *)k->lnhw; \
+        T s = 0, s2 = 0; \
+        for (int64_t j = 0; j < 4 * H; ++j) s += w[j]; \
+        const T mu = s / (T)(4 * H); \
+        for (int64_t j = 0; j < 4 * H; ++j) { T d = w[j] - mu; s2 += d * d; } \
+        const T rs = (T)1 / (T)sqrt((double)(s2 / (T)(4 * H)) + k->eps); \
+        if (k->r.p) { /* saved for backward: x-hat and rstd */ \
+            T *xh = at_##SFX(&k->r, t, r); \
+            for (int64_t j = 0; j < 4 * H; ++j) xh[j] = (w[j] - mu) * rs; \
+            *at_##SFX(&k->rs4, t, r) = rs; \
+        } \
+        if (xb) { for (int64_t j = 0; j < 4 * H; ++j) \
+                      g[j] = (w[j] - mu) * rs * lw4[j] + x[j] + xb[j]; } \
+        else { for (int64_t j = 0; j < 4 * H; ++j) \
+                   g[j] = (w[j] - mu) * rs * lw4[j] + x[j]; } \
+    } else if (xb) for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j] + xb[j]; \
+    else for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j]; \
+} \
+ \
 /* hw: (n, 4H) contiguous h_in W_hh^T (or its layer norm) of this step. */ \
 void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
     const int64_t H = k->H, fl = k->flags; \
     const T *pp = (const T *)k->peep, *lw = (const T *)k->lnw, *lb = (const T *)k->lnb; \
-    const T *xb = (const T *)k->xb; \
     for (int64_t r = 0; r < n; ++r) { \
         T *restrict g = at_##SFX(&k->g, t, r); \
         T *cn = at_##SFX(&k->cn, t, r), *tc = at_##SFX(&k->tc, t, r); \
@@ -63,24 +90,16 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
         T *restrict i = g, *restrict f = g + H, *restrict gg = g + 2 * H, *restrict o = g + 3 * H; \
         { \
             const T *restrict x = at_##SFX(&k->x, t, r), *restrict w = hw + r * 4 * H; \
-            if (fl & LNH) { \
-                const T *restrict lw4 = (const T *)k->lnhw; \
+            if (fl & LNX) { /* g = LN(x) * lnxw first, then x := g below (no restrict alias) */ \
+                const T *restrict lx = (const T *)k->lnxw; \
                 T s = 0, s2 = 0; \
-                for (int64_t j = 0; j < 4 * H; ++j) s += w[j]; \
+                for (int64_t j = 0; j < 4 * H; ++j) s += x[j]; \
                 const T mu = s / (T)(4 * H); \
-                for (int64_t j = 0; j < 4 * H; ++j) { T d = w[j] - mu; s2 += d * d; } \
+                for (int64_t j = 0; j < 4 * H; ++j) { T d = x[j] - mu; s2 += d * d; } \
                 const T rs = (T)1 / (T)sqrt((double)(s2 / (T)(4 * H)) + k->eps); \
-                if (k->r.p) { /* saved for backward: x-hat and rstd */ \
-                    T *restrict xh = at_##SFX(&k->r, t, r); \
-                    for (int64_t j = 0; j < 4 * H; ++j) xh[j] = (w[j] - mu) * rs; \
-                    *at_##SFX(&k->rs4, t, r) = rs; \
-                } \
-                if (xb) { for (int64_t j = 0; j < 4 * H; ++j) \
-                              g[j] = (w[j] - mu) * rs * lw4[j] + x[j] + xb[j]; } \
-                else { for (int64_t j = 0; j < 4 * H; ++j) \
-                           g[j] = (w[j] - mu) * rs * lw4[j] + x[j]; } \
-            } else if (xb) for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j] + xb[j]; \
-            else for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j]; \
+                for (int64_t j = 0; j < 4 * H; ++j) g[j] = (x[j] - mu) * rs * lx[j]; \
+                lstm_gates_##SFX(k, t, r, g, w, g); \
+            } else lstm_gates_##SFX(k, t, r, g, w, x); \
         } \
         if (fl & PEEP) \
             for (int64_t j = 0; j < H; ++j) { i[j] += pp[j] * cp[j]; f[j] += pp[H + j] * cp[j]; } \

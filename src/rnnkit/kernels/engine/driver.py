@@ -15,7 +15,7 @@ from rnnkit.cells.lstm import LSTMCell
 from rnnkit.functional.cells import layer_norm
 from rnnkit.functional.masking import reverse_padded
 from rnnkit.kernels.base import DirectionRun, Kernel
-from rnnkit.kernels.engine import elman, gru, lstm, native
+from rnnkit.kernels.engine import elman, gru, lstm, lstm_native, native
 from rnnkit.kernels.torch_fused import linear
 
 __all__ = ["ENGINE", "engine_why_not", "run_engine"]
@@ -46,15 +46,28 @@ def engine_why_not(run: DirectionRun) -> str | None:
     return None
 
 
-def _project(cell, x: Tensor) -> Tensor:
+def _fuse_input_ln(run: DirectionRun) -> bool:
+    """An LN-LSTM in inference on the native step: the input projection's layer norm runs
+    inside the step (one pass less over the (T, B, 4H) projection, and no copy of it)."""
+    cell = run.cell
+    if not (isinstance(cell, LSTMCell) and cell.layer_norm and lstm_native.usable(run.x)):
+        return False
+    if not torch.is_grad_enabled():
+        return True
+    return not any(t is not None and t.requires_grad
+                   for t in (run.x, *run.state, *cell.parameters()))
+
+
+def _project(cell, x: Tensor, fuse_ln: bool = False) -> Tensor:
     """``cell.project_input(x)`` with the GEMM through oneDNN (same math, see the cells).
 
     For LSTM cells ``bias_ih`` is left out: ``run_lstm`` folds it into the per-step bias, which
-    saves a pass (and a fresh allocation) over the whole (B, T, 4H) projection."""
+    saves a pass (and a fresh allocation) over the whole (B, T, 4H) projection; with
+    ``fuse_ln`` the layer norm is left to the loop too."""
     if isinstance(cell, ElmanCell):
         return linear(x, cell.weight_ih, cell.bias_ih)
     xp = linear(x, cell.weight_ih)
-    if cell.layer_norm:
+    if cell.layer_norm and not fuse_ln:
         xp = layer_norm(xp, cell.ln_ih_weight, cell.ln_ih_bias)
     if isinstance(cell, LSTMCell):
         return xp
@@ -96,9 +109,11 @@ def run_engine(run: DirectionRun):
     sizes = _batch_sizes(lengths, B, T)
     # projected time-major, handed on as a (B, T, G) view: step t's rows are one contiguous
     # block for the loop, and the gate gradient (T, B, G) flows back into the GEMM uncopied
-    xp = _project(cell, x.transpose(0, 1)).transpose(0, 1)
-    y, state = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))](
-        cell, xp, state, sizes, lengths, rec_mask, zoneout)
+    fuse_ln = _fuse_input_ln(run)
+    xp = _project(cell, x.transpose(0, 1), fuse_ln).transpose(0, 1)
+    family = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))]
+    extra = {"ln_x": True} if fuse_ln else {}
+    y, state = family(cell, xp, state, sizes, lengths, rec_mask, zoneout, **extra)
     if perm is not None:
         y = y.index_select(0, inv)
         state = tuple(s.index_select(0, inv) for s in state)

@@ -43,13 +43,15 @@ class FusedLSTM(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc,
-                sizes, lengths, keep):
+                sizes, lengths, keep, lnx_w=None):
         ctx.native = lstm_native.usable(xp)
         ctx.sizes, ctx.has_bias = sizes, bias is not None
         if ctx.native:
             return lstm_native.forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w,
-                                       lnc_b, m, zh, zc, sizes, lengths, keep)
+                                       lnc_b, m, zh, zc, sizes, lengths, keep, lnx_w)
         X = xp.transpose(0, 1)
+        if lnx_w is not None:  # the input projection's LN (its bias is folded into ``bias``)
+            X = torch.nn.functional.layer_norm(X, (X.shape[-1],), lnx_w, None, _EPS)
         if bias is not None:
             X = X + bias
         T, B, G4 = X.shape
@@ -223,16 +225,20 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
     if d_bias is None and ctx.has_bias and need[1]:
         d_bias = DG.sum((0, 1))
     return (DG.transpose(0, 1), d_bias, gh, gc, d_w, d_ph, d_hr, d_lnw, d_lncw, d_lncb,
-            None, None, None, None, None, None)
+            None, None, None, None, None, None, None)
 
 
-def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout):
-    """Run an ``LSTMCell`` over batch-first ``xp`` (B, T, 4H); returns (y (B, T, P), (h, c))."""
+def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False):
+    """Run an ``LSTMCell`` over batch-first ``xp`` (B, T, 4H); returns (y (B, T, P), (h, c)).
+
+    ``ln_x``: ``xp`` is the raw input projection of a layer-norm cell and its LN is applied in
+    the loop (inference only: nothing that needs a gradient may be involved)."""
     h0, c0 = state
     ln = cell.ln_params("hh")
+    lnx = cell.ln_params("ih") if ln_x else None
     # every per-step bias (b_hh, LN_hh's bias, and b_ih, which _project leaves out) in one
-    parts = [b for b in (cell.bias_hh, None if ln is None else ln[1], cell.bias_ih)
-             if b is not None]
+    parts = [b for b in (cell.bias_hh, None if ln is None else ln[1], cell.bias_ih,
+                         None if lnx is None else lnx[1]) if b is not None]
     bias = None if not parts else parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
     lnc = cell.ln_params("c")
     zh, zc = zoneout if zoneout is not None else (None, None)
@@ -240,5 +246,7 @@ def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout):
             None if ln is None else ln[0], None if lnc is None else lnc[0],
             None if lnc is None else lnc[1], rec_mask, zh, zc)
     keep = needs_grad(*args)
-    y, hn, cn = FusedLSTM.apply(*args, sizes, lengths, keep)
+    if lnx is not None and keep:
+        raise RuntimeError("run_lstm: ln_x=True is an inference path; a gradient is needed here.")
+    y, hn, cn = FusedLSTM.apply(*args, sizes, lengths, keep, None if lnx is None else lnx[0])
     return y.transpose(0, 1), (hn, cn)

@@ -19,7 +19,7 @@ from rnnkit.kernels.torch_fused import StepGemm
 __all__ = ["backward", "forward", "usable"]
 
 _EPS = 1e-5
-ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK, LNH = 1, 2, 4, 8, 16, 32, 64, 128, 256
+ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK, LNH, LNX = 1, 2, 4, 8, 16, 32, 64, 128, 256, 512
 
 
 def usable(xp: Tensor) -> bool:
@@ -62,7 +62,7 @@ def _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w=None) -> int:
 
 
 def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc, sizes, lengths,
-            keep):
+            keep, lnx_w=None):
     lib = native.lstm_lib()
     X = xp.transpose(0, 1)  # (T, B, 4H) view; the C step adds it (and the bias) to h W_hhᵀ
     T, B, G4 = X.shape
@@ -103,6 +103,10 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         kc.lnhw, kc.r = ln_w.data_ptr(), _arr(R)
         if RS4 is not None:
             kc.rs4 = native.Arr(RS4.data_ptr(), RS4.stride(0), 1)
+    if lnx_w is not None:  # inference: LN over the input projection inside the step
+        lnx_w = lnx_w.contiguous()
+        kc.flags |= LNX
+        kc.lnxw = lnx_w.data_ptr()
     step, pk = _fn(lib, "fwd", X.dtype), ctypes.byref(kc)
     gemm = StepGemm(w_hh, B, T)
     for t in range(T):

@@ -35,7 +35,7 @@ class LSTMCtx(ctypes.Structure):
                 + [(a, Arr) for a in _BWD]
                 + [("dlnw", ctypes.c_void_p), ("dlnb", ctypes.c_void_p)]
                 + [(a, Arr) for a in ("r", "rs4", "dr")]
-                + [(a, ctypes.c_void_p) for a in ("lnhw", "dlnhw", "dpeep", "dbias")])
+                + [(a, ctypes.c_void_p) for a in ("lnhw", "dlnhw", "dpeep", "dbias", "lnxw")])
 
 
 class GRUCtx(ctypes.Structure):
