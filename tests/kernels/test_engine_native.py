@@ -15,15 +15,18 @@ needs_native = pytest.mark.skipif(native.lstm_lib() is None, reason=native.statu
 
 
 @needs_native
+@pytest.mark.parametrize("loop", ["per-step", "whole-sequence"])
 @pytest.mark.parametrize("ragged", [True, False], ids=["ragged", "full"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("spec", ["lstm", "lstm-peephole", "lstm-layernorm", "lstm-proj",
                                   "lstm-all", "gru", "gru-layernorm"])
-def test_native_equals_fallback(spec, dtype, ragged, monkeypatch):
+def test_native_equals_fallback(spec, dtype, ragged, loop, monkeypatch):
     """Forward, final state and every gradient (LN gains / biases, peepholes, b_ih + b_hh
-    folded into the step) of the native step equal the pure-PyTorch loops."""
+    folded into the step) of the native step equal the pure-PyTorch loops: both with a GEMM
+    call per step and with the whole sequence in one C call (small B·H, LSTM without proj)."""
     cell = CELL_SPECS[spec](5, 7, dtype=dtype)
     run = make_run(cell, 4, 9, ragged, True, 0.3, 0.2, True, dtype=dtype)
+    monkeypatch.setattr(lstm_native, "SEQ_MACS", 0 if loop == "per-step" else 1 << 30)
     y1, s1, g1 = outputs_and_grads(run_engine, run)
     monkeypatch.setattr(lstm_native, "usable", lambda xp: False)
     monkeypatch.setattr(gru_native, "usable", lambda xp: False)

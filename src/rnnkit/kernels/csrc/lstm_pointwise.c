@@ -223,3 +223,58 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
 
 DEFINE(float, f32)
 DEFINE(double, f64)
+
+/* Whole-sequence loops for small problems (B=1 streaming sizes): the recurrent product is
+ * done here too, so one call runs all steps and no per-step Python call is left. No PROJ.
+ *
+ * seq_fwd: wt = W_hh^T (H, 4H) row-major; hw: (B, 4H) scratch; sizes: running rows per step.
+ * seq_bwd: w = W_hh (4H, H) row-major; A: (B, H) scratch for d h_in of the step after; the
+ *          rows of A still valid after step 0 are returned (the caller adds them to dh0). */
+#define DEFINE_SEQ(T, SFX) \
+void lstm_seq_fwd_##SFX(const lstm_ctx *k, int64_t steps, const int64_t *sizes, const T *wt, \
+                        T *hw) { \
+    const int64_t H = k->H, G = 4 * H; \
+    for (int64_t t = 0; t < steps; ++t) { \
+        const int64_t n = sizes[t]; \
+        if (n == 0) break; \
+        for (int64_t r = 0; r < n; ++r) { \
+            const T *hp = t ? at_##SFX(&k->y, t - 1, r) : at_##SFX(&k->h0, 0, r); \
+            const T *m = (k->flags & MASK) ? at_##SFX(&k->m, 0, r) : 0; \
+            T *restrict out = hw + r * G; \
+            for (int64_t j = 0; j < G; ++j) out[j] = 0; \
+            for (int64_t q = 0; q < H; ++q) { \
+                const T a = m ? hp[q] * m[q] : hp[q]; \
+                const T *restrict w = wt + q * G; \
+                for (int64_t j = 0; j < G; ++j) out[j] += a * w[j]; \
+            } \
+        } \
+        lstm_fwd_##SFX(k, t, n, hw); \
+    } \
+} \
+ \
+int64_t lstm_seq_bwd_##SFX(const lstm_ctx *k, int64_t steps, const int64_t *sizes, const T *w, \
+                           T *A) { \
+    const int64_t H = k->H, G = 4 * H; \
+    const arr *src = (k->flags & LNH) ? &k->dr : &k->dg; \
+    int64_t a_rows = 0; \
+    for (int64_t t = steps - 1; t >= 0; --t) { \
+        const int64_t n = sizes[t]; \
+        if (n == 0) continue; \
+        lstm_bwd_##SFX(k, t, n, A, a_rows < n ? a_rows : n); \
+        for (int64_t r = 0; r < n; ++r) { \
+            const T *s = at_##SFX(src, t, r); \
+            T *restrict Ar = A + r * H; \
+            for (int64_t j = 0; j < H; ++j) Ar[j] = 0; \
+            for (int64_t q = 0; q < G; ++q) { \
+                const T a = s[q]; \
+                const T *restrict wr = w + q * H; \
+                for (int64_t j = 0; j < H; ++j) Ar[j] += a * wr[j]; \
+            } \
+        } \
+        a_rows = n; \
+    } \
+    return a_rows; \
+}
+
+DEFINE_SEQ(float, f32)
+DEFINE_SEQ(double, f64)

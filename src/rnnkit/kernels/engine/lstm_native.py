@@ -50,6 +50,16 @@ def _buf(full: bool, ref: Tensor, *shape) -> Tensor:
     return ref.new_empty(shape) if full else ref.new_zeros(shape)
 
 
+# Below this many multiply-adds per step (B · 4H · H) the whole sequence runs in one C call
+# with the recurrent product done in C too: B=1 / small H, where a per-step GEMM call and the
+# Python loop around it cost more than the arithmetic (B=1, H=128: ~12 -> ~3 µs per step).
+SEQ_MACS = 1 << 18
+
+
+def _seq(proj: bool, B: int, H: int) -> bool:
+    return not proj and B * 4 * H * H <= SEQ_MACS
+
+
 def _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w=None) -> int:
     f = (PEEP if w_ph is not None else 0) | (LNC if lnc_w is not None else 0)
     f |= LNH if ln_w is not None else 0
@@ -108,8 +118,14 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         kc.flags |= LNX
         kc.lnxw = lnx_w.data_ptr()
     step, pk = _fn(lib, "fwd", X.dtype), ctypes.byref(kc)
-    gemm = StepGemm(w_hh, B, T)
-    for t in range(T):
+    steps = T  # the per-step loop's length: 0 when one C call ran the whole sequence
+    if _seq(proj, B, H):
+        wt, hw = w_hh.t().contiguous(), X.new_empty(B, G4)
+        sz = torch.tensor(sizes, dtype=torch.int64)
+        _fn(lib, "seq_fwd", X.dtype)(pk, T, sz.data_ptr(), wt.data_ptr(), hw.data_ptr())
+        steps = 0
+    gemm = StepGemm(w_hh, B, steps)
+    for t in range(steps):
         n = sizes[t]
         if n == 0:
             break
@@ -157,10 +173,16 @@ def backward(ctx, dY, dhn, dcn):
     if ln:
         kc.dr, kc.dlnhw = _arr(DR), d_lnw.data_ptr()
     step, pk = _fn(lib, "bwd", G.dtype), ctypes.byref(kc)
-    gemm = StepGemm(w_hh.t().contiguous(), B, T)
     src_all = DR if ln else DG
     A = G.new_zeros(0, P)  # d h_in of the step after (its running rows)
-    for t in range(T - 1, -1, -1):
+    steps = T
+    if _seq(proj, B, H):
+        w, buf = w_hh.contiguous(), G.new_zeros(B, H)
+        sz = torch.tensor(ctx.sizes, dtype=torch.int64)
+        rows = _fn(lib, "seq_bwd", G.dtype)(pk, T, sz.data_ptr(), w.data_ptr(), buf.data_ptr())
+        A, steps = buf[:rows], 0
+    gemm = StepGemm(w_hh.t().contiguous(), B, steps)
+    for t in range(steps - 1, -1, -1):
         n = ctx.sizes[t]
         if n == 0:
             continue

@@ -54,6 +54,10 @@ def _load():
         getattr(lib, f"lstm_fwd_{sfx}").argtypes = [ctx_p, i64, i64, ptr]
         getattr(lib, f"lstm_bwd_{sfx}").argtypes = [ctx_p, i64, i64, ptr, i64]
         getattr(lib, f"lstm_fwd_{sfx}").restype = getattr(lib, f"lstm_bwd_{sfx}").restype = None
+        getattr(lib, f"lstm_seq_fwd_{sfx}").argtypes = [ctx_p, i64, ptr, ptr, ptr]
+        getattr(lib, f"lstm_seq_fwd_{sfx}").restype = None
+        getattr(lib, f"lstm_seq_bwd_{sfx}").argtypes = [ctx_p, i64, ptr, ptr, ptr]
+        getattr(lib, f"lstm_seq_bwd_{sfx}").restype = i64
         gctx = ctypes.POINTER(GRUCtx)
         getattr(lib, f"gru_fwd_{sfx}").argtypes = [gctx, i64, i64, ptr]
         getattr(lib, f"gru_bwd_{sfx}").argtypes = [gctx, i64, i64, ptr, i64]
