@@ -166,3 +166,39 @@ def test_layer_norm_lstm_inference_normalises_the_input_in_the_step(ragged, dtyp
     seen.clear()
     fast(x, lengths=lengths)[0].sum().backward()  # training: LN stays in the autograd graph
     assert seen and all(w is None for w in seen)
+
+
+@needs_native
+@pytest.mark.parametrize("chunk_steps", [1, 3, 100])
+@pytest.mark.parametrize("loop", ["per-step", "whole-sequence"])
+@pytest.mark.parametrize("kw", [{}, {"peephole": True, "zoneout": 0.3}, {"layer_norm": True},
+                                {"layer_norm": True, "zoneout": 0.2}],
+                         ids=["plain", "peephole-zoneout", "layernorm", "layernorm-zoneout"])
+def test_lstm_inference_projects_in_chunks_and_matches_the_reference(kw, loop, chunk_steps,
+                                                                      monkeypatch):
+    """Inference projects the input chunk by chunk (and updates c in place without zoneout):
+    outputs and final states equal the reference loop, ragged and bidirectional included."""
+    import rnnkit
+
+    H, B = 6, 5
+    monkeypatch.setattr(lstm_native, "SEQ_MACS", 0 if loop == "per-step" else 1 << 30)
+    monkeypatch.setattr(lstm_native, "CHUNK_BYTES", chunk_steps * B * 4 * H * 8)
+    torch.manual_seed(1)
+    fast = rnnkit.LSTM(3, H, num_layers=2, bidirectional=True, batch_first=True, impl="engine",
+                       **kw).double()
+    ref = rnnkit.LSTM(3, H, num_layers=2, bidirectional=True, batch_first=True,
+                      impl="reference", **kw).double()
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    ref.load_state_dict(fast.state_dict())
+    fast.eval(), ref.eval()
+    x = torch.randn(B, 8, 3, dtype=torch.float64)
+    h0 = torch.randn(4, B, H, dtype=torch.float64)
+    c0 = torch.randn(4, B, H, dtype=torch.float64)
+    for lengths in (None, torch.tensor([8, 2, 5, 1, 8])):
+        with torch.no_grad():
+            y, (h, c) = fast(x, (h0, c0), lengths=lengths)
+            y_r, (h_r, c_r) = ref(x, (h0, c0), lengths=lengths)
+        for a, b in ((y, y_r), (h, h_r), (c, c_r)):
+            torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)

@@ -28,6 +28,7 @@ typedef struct {
     /* inference only (LNX): LN without affine bias over the input projection row, gain lnxw
      * (its bias is folded into xb) -- saves a pass and a (T, B, 4H) tensor */
     void *lnxw;
+    int64_t xt0;   /* x holds steps [xt0, ...): inference projects the input chunk by chunk */
 } lstm_ctx;
 
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
@@ -89,7 +90,7 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
         const T *cp = t ? at_##SFX(&k->c, t - 1, r) : at_##SFX(&k->c0, 0, r); \
         T *restrict i = g, *restrict f = g + H, *restrict gg = g + 2 * H, *restrict o = g + 3 * H; \
         { \
-            const T *restrict x = at_##SFX(&k->x, t, r), *restrict w = hw + r * 4 * H; \
+            const T *restrict x = at_##SFX(&k->x, t - k->xt0, r), *restrict w = hw + r * 4 * H; \
             if (fl & LNX) { /* g = LN(x) * lnxw first, then x := g below (no restrict alias) */ \
                 const T *restrict lx = (const T *)k->lnxw; \
                 T s = 0, s2 = 0; \

@@ -46,11 +46,11 @@ def engine_why_not(run: DirectionRun) -> str | None:
     return None
 
 
-def _fuse_input_ln(run: DirectionRun) -> bool:
-    """An LN-LSTM in inference on the native step: the input projection's layer norm runs
-    inside the step (one pass less over the (T, B, 4H) projection, and no copy of it)."""
+def _native_lstm_inference(run: DirectionRun) -> bool:
+    """An LSTM on the native step with no gradient wanted: the loop projects the input chunk
+    by chunk, and a layer-norm cell's input LN runs inside the C step."""
     cell = run.cell
-    if not (isinstance(cell, LSTMCell) and cell.layer_norm and lstm_native.usable(run.x)):
+    if not (isinstance(cell, LSTMCell) and lstm_native.usable(run.x)):
         return False
     if not torch.is_grad_enabled():
         return True
@@ -107,18 +107,27 @@ def run_engine(run: DirectionRun):
                             for z in zoneout)
         lengths = lengths.index_select(0, perm)
     sizes = _batch_sizes(lengths, B, T)
+    family = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))]
+    if _native_lstm_inference(run):  # projected chunk by chunk inside the loop
+        xt, ln_x = x.transpose(0, 1), bool(cell.layer_norm)
+        y, state = family(cell, None, state, sizes, lengths, rec_mask, zoneout, ln_x=ln_x,
+                          project=lambda t0, t1: _project(cell, xt[t0:t1], ln_x))
+        return _restore(y, state, inv, run.reverse, lens0)
     # projected time-major, handed on as a (B, T, G) view: step t's rows are one contiguous
     # block for the loop, and the gate gradient (T, B, G) flows back into the GEMM uncopied
-    fuse_ln = _fuse_input_ln(run)
-    xp = _project(cell, x.transpose(0, 1), fuse_ln).transpose(0, 1)
-    family = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))]
-    extra = {"ln_x": True} if fuse_ln else {}
-    y, state = family(cell, xp, state, sizes, lengths, rec_mask, zoneout, **extra)
-    if perm is not None:
+    xp = _project(cell, x.transpose(0, 1)).transpose(0, 1)
+    y, state = family(cell, xp, state, sizes, lengths, rec_mask, zoneout)
+    return _restore(y, state, inv, run.reverse, lens0)
+
+
+def _restore(y: Tensor, state: tuple, inv: Tensor | None, reverse: bool,
+             lengths: Tensor | None):
+    """Undo the length sort and the reversal on the outputs."""
+    if inv is not None:
         y = y.index_select(0, inv)
         state = tuple(s.index_select(0, inv) for s in state)
-    if run.reverse:
-        y = reverse_padded(y, lens0)
+    if reverse:
+        y = reverse_padded(y, lengths)
     return y, state
 
 

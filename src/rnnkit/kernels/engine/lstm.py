@@ -14,6 +14,8 @@ gates, c_t, tanh(c_t) (and the LN inputs / statistics when layer norm is on).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 from torch import Tensor
 
@@ -228,11 +230,12 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
             None, None, None, None, None, None, None)
 
 
-def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False):
+def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, project=None):
     """Run an ``LSTMCell`` over batch-first ``xp`` (B, T, 4H); returns (y (B, T, P), (h, c)).
 
-    ``ln_x``: ``xp`` is the raw input projection of a layer-norm cell and its LN is applied in
-    the loop (inference only: nothing that needs a gradient may be involved)."""
+    Inference only (nothing that needs a gradient may be involved): ``ln_x``: the projection is
+    the raw one of a layer-norm cell and its LN is applied in the loop; ``project(t0, t1)``
+    instead of ``xp``: the native loop projects the input chunk by chunk (see lstm_native)."""
     h0, c0 = state
     ln = cell.ln_params("hh")
     lnx = cell.ln_params("ih") if ln_x else None
@@ -246,7 +249,12 @@ def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False):
             None if ln is None else ln[0], None if lnc is None else lnc[0],
             None if lnc is None else lnc[1], rec_mask, zh, zc)
     keep = needs_grad(*args)
-    if lnx is not None and keep:
-        raise RuntimeError("run_lstm: ln_x=True is an inference path; a gradient is needed here.")
-    y, hn, cn = FusedLSTM.apply(*args, sizes, lengths, keep, None if lnx is None else lnx[0])
+    if (lnx is not None or project is not None) and keep:
+        raise RuntimeError("run_lstm: ln_x / project are inference paths; a gradient is needed.")
+    lnx_w = None if lnx is None else lnx[0]
+    if project is not None:
+        y, hn, cn = lstm_native.forward(SimpleNamespace(), *args, sizes, lengths, False, lnx_w,
+                                        project)
+    else:
+        y, hn, cn = FusedLSTM.apply(*args, sizes, lengths, keep, lnx_w)
     return y.transpose(0, 1), (hn, cn)

@@ -54,6 +54,8 @@ def _buf(full: bool, ref: Tensor, *shape) -> Tensor:
 # with the recurrent product done in C too: B=1 / small H, where a per-step GEMM call and the
 # Python loop around it cost more than the arithmetic (B=1, H=128: ~12 -> ~3 µs per step).
 SEQ_MACS = 1 << 18
+# inference projects the input in time chunks of about this many bytes (they stay in cache)
+CHUNK_BYTES = 1 << 21
 
 
 def _seq(proj: bool, B: int, H: int) -> bool:
@@ -72,16 +74,24 @@ def _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w=None) -> int:
 
 
 def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc, sizes, lengths,
-            keep, lnx_w=None):
+            keep, lnx_w=None, project=None):
+    """The native forward loop. ``project(t0, t1)`` instead of ``xp`` (inference only): the
+    input projection of steps [t0, t1) as a contiguous (t1 - t0, B, 4H) tensor, made chunk by
+    chunk so that no (T, B, 4H) tensor is allocated (and page-faulted) at all."""
     lib = native.lstm_lib()
-    X = xp.transpose(0, 1)  # (T, B, 4H) view; the C step adds it (and the bias) to h W_hhᵀ
-    T, B, G4 = X.shape
+    if project is None:
+        X = xp.transpose(0, 1)  # (T, B, 4H) view; the C step adds it (and bias) to h W_hhᵀ
+        T, B, G4 = X.shape
+    else:
+        X, (T, B, G4) = h0, (len(sizes), h0.shape[0], w_hh.shape[0])  # X: dtype/device only
     H, P = G4 // 4, h0.shape[1]
     k = T if keep else 1
     proj, ln = w_hr is not None, ln_w is not None
     full = sizes[-1] == B
     G, TC = X.new_empty(k, B, G4), X.new_empty(k, B, H)
-    C, Y = _buf(full, X, T, B, H), _buf(full, X, T, B, P)
+    # inference without zoneout on c updates c in place: one (B, H) row instead of (T, B, H)
+    c_inplace = not keep and zc is None
+    C, Y = _buf(full, X, 1 if c_inplace else T, B, H), _buf(full, X, T, B, P)
     HH = _buf(full, X, k, B, H) if proj else None
     sep_cn = zc is not None and (w_ph is not None or lnc_w is not None)
     CN = _buf(full, X, k, B, H) if sep_cn else None
@@ -96,7 +106,8 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     m = None if m is None else m.contiguous()
     kc = native.LSTMCtx()
     kc.H, kc.flags, kc.eps = H, _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w), _EPS
-    kc.x = native.Arr(xp.data_ptr(), xp.stride(1), xp.stride(0))
+    if project is None:
+        kc.x = native.Arr(xp.data_ptr(), xp.stride(1), xp.stride(0))
     bias = None if bias is None else bias.contiguous()
     kc.xb = _ptr(bias)
     kc.zcv = 0.0 if isinstance(zc, Tensor) or zc is None else float(zc)
@@ -119,7 +130,11 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         kc.lnxw = lnx_w.data_ptr()
     step, pk = _fn(lib, "fwd", X.dtype), ctypes.byref(kc)
     steps = T  # the per-step loop's length: 0 when one C call ran the whole sequence
+    chunk, c_end = max(1, CHUNK_BYTES // (B * G4 * X.element_size())), 0
+    alive = []  # the projected chunk the C step reads
     if _seq(proj, B, H):
+        if project is not None:
+            alive[:] = [_set_x(kc, project, 0, T)]
         wt, hw = w_hh.t().contiguous(), X.new_empty(B, G4)
         sz = torch.tensor(sizes, dtype=torch.int64)
         _fn(lib, "seq_fwd", X.dtype)(pk, T, sz.data_ptr(), wt.data_ptr(), hw.data_ptr())
@@ -129,6 +144,9 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         n = sizes[t]
         if n == 0:
             break
+        if project is not None and t >= c_end:
+            c_end = min(T, t + chunk)
+            alive[:] = [_set_x(kc, project, t, c_end)]
         j = t if keep else 0
         hp = h0[:n] if t == 0 else Y[t - 1, :n]
         hin = hp if m is None else hp * m[:n]
@@ -143,7 +161,14 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         ctx.bufs = (G, C, TC, HH, CN, R, RS4, (MU, RS))
         ctx.zoneout, ctx.kc = (zh, zc), kc
         ctx.keepalive = (zh_t, zc_t, bias, ln_w)
-    return Y, final_rows(Y, lengths), final_rows(C, lengths)
+    return Y, final_rows(Y, lengths), C[0].clone() if c_inplace else final_rows(C, lengths)
+
+
+def _set_x(kc, project, t0: int, t1: int) -> Tensor:
+    """Project steps [t0, t1) and point the C step's x at them; returns the chunk."""
+    xc = project(t0, t1)
+    kc.x, kc.xt0 = native.Arr(xc.data_ptr(), xc.stride(0), xc.stride(1)), t0
+    return xc
 
 
 def backward(ctx, dY, dhn, dcn):

@@ -35,7 +35,8 @@ class LSTMCtx(ctypes.Structure):
                 + [(a, Arr) for a in _BWD]
                 + [("dlnw", ctypes.c_void_p), ("dlnb", ctypes.c_void_p)]
                 + [(a, Arr) for a in ("r", "rs4", "dr")]
-                + [(a, ctypes.c_void_p) for a in ("lnhw", "dlnhw", "dpeep", "dbias", "lnxw")])
+                + [(a, ctypes.c_void_p) for a in ("lnhw", "dlnhw", "dpeep", "dbias", "lnxw")]
+                + [("xt0", ctypes.c_int64)])
 
 
 class GRUCtx(ctypes.Structure):
