@@ -20,13 +20,32 @@ VARIANTS = {
 }
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("name", ["lstm", "rnn"])
 def test_standard_layers_choose_torch(name):
-    layer = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU, "rnn": rnnkit.RNN}[name](3, 4, strict=True)
+    layer = {"lstm": rnnkit.LSTM, "rnn": rnnkit.RNN}[name](3, 4, strict=True)
     x = torch.randn(5, 2, 3)
     assert layer.explain(x).name == "torch"
     layer(x)
     assert layer.last_kernel == "torch"
+
+
+def test_standard_gru_on_cpu_chooses_the_native_engine_and_says_why(monkeypatch):
+    """torch's CPU GRU is a generic loop (no oneDNN); the native engine is faster, so auto
+    takes it; impl='torch' still forces torch, and without the native step torch is chosen."""
+    from rnnkit.kernels import torch_fused
+
+    layer = rnnkit.GRU(3, 4, strict=True)
+    x = torch.randn(5, 2, 3)
+    choice = layer.explain(x)
+    assert choice.name == "engine"
+    assert "GRU on CPU: torch has no oneDNN GRU" in choice.reasons["torch"]
+    layer(x)
+    assert layer.last_kernel == "engine"
+    forced = rnnkit.GRU(3, 4, impl="torch")
+    forced(x)
+    assert forced.last_kernel == "torch"
+    monkeypatch.setattr(torch_fused, "_native_engine", lambda: False)
+    assert layer.explain(x).name == "torch"
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -26,7 +26,8 @@ def test_native_equals_fallback(spec, dtype, ragged, loop, monkeypatch):
     call per step and with the whole sequence in one C call (small B·H, LSTM without proj)."""
     cell = CELL_SPECS[spec](5, 7, dtype=dtype)
     run = make_run(cell, 4, 9, ragged, True, 0.3, 0.2, True, dtype=dtype)
-    monkeypatch.setattr(lstm_native, "SEQ_MACS", 0 if loop == "per-step" else 1 << 30)
+    for mod in (lstm_native, gru_native):
+        monkeypatch.setattr(mod, "SEQ_MACS", 0 if loop == "per-step" else 1 << 30)
     y1, s1, g1 = outputs_and_grads(run_engine, run)
     monkeypatch.setattr(lstm_native, "usable", lambda xp: False)
     monkeypatch.setattr(gru_native, "usable", lambda xp: False)

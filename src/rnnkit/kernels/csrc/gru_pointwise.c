@@ -77,3 +77,55 @@ void gru_bwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *A, int64_t a
 
 GDEFINE(float, f32)
 GDEFINE(double, f64)
+
+/* Whole-sequence loops for small problems, as in lstm_pointwise.c (no layer norm):
+ * seq_fwd: wt = W_hh^T (H, 3H) row-major, hb = b_hh (3H) or NULL, hw: (B, 3H) scratch.
+ * seq_bwd: w = W_hh (3H, H) row-major; A: (B, H) scratch; returns the valid rows of A. */
+#define GDEFINE_SEQ(T, SFX) \
+void gru_seq_fwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, const T *wt, \
+                       const T *hb, T *hw) { \
+    const int64_t H = k->H, G = 3 * H; \
+    for (int64_t t = 0; t < steps; ++t) { \
+        const int64_t n = sizes[t]; \
+        if (n == 0) break; \
+        for (int64_t r = 0; r < n; ++r) { \
+            const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
+            const T *m = (k->flags & G_MASK) ? gat_##SFX(&k->m, 0, r) : 0; \
+            T *restrict out = hw + r * G; \
+            if (hb) { for (int64_t j = 0; j < G; ++j) out[j] = hb[j]; } \
+            else { for (int64_t j = 0; j < G; ++j) out[j] = 0; } \
+            for (int64_t q = 0; q < H; ++q) { \
+                const T a = m ? hp[q] * m[q] : hp[q]; \
+                const T *restrict w = wt + q * G; \
+                for (int64_t j = 0; j < G; ++j) out[j] += a * w[j]; \
+            } \
+        } \
+        gru_fwd_##SFX(k, t, n, hw); \
+    } \
+} \
+ \
+int64_t gru_seq_bwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, const T *w, \
+                          T *A) { \
+    const int64_t H = k->H, G = 3 * H; \
+    int64_t a_rows = 0; \
+    for (int64_t t = steps - 1; t >= 0; --t) { \
+        const int64_t n = sizes[t]; \
+        if (n == 0) continue; \
+        gru_bwd_##SFX(k, t, n, A, a_rows < n ? a_rows : n); \
+        for (int64_t r = 0; r < n; ++r) { \
+            const T *s = gat_##SFX(&k->da, t, r); \
+            T *restrict Ar = A + r * H; \
+            for (int64_t j = 0; j < H; ++j) Ar[j] = 0; \
+            for (int64_t q = 0; q < G; ++q) { \
+                const T a = s[q]; \
+                const T *restrict wr = w + q * H; \
+                for (int64_t j = 0; j < H; ++j) Ar[j] += a * wr[j]; \
+            } \
+        } \
+        a_rows = n; \
+    } \
+    return a_rows; \
+}
+
+GDEFINE_SEQ(float, f32)
+GDEFINE_SEQ(double, f64)

@@ -25,6 +25,15 @@ def _fn(kind: str, dtype):
     return getattr(native.lstm_lib(), f"gru_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
 
 
+# Below this many multiply-adds per step (B · 3H · H) the whole sequence runs in one C call
+# with the recurrent product in C too (see lstm_native.SEQ_MACS); not with layer norm.
+SEQ_MACS = 1 << 18
+
+
+def _seq(ln_w, B: int, H: int) -> bool:
+    return ln_w is None and B * 3 * H * H <= SEQ_MACS
+
+
 def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep):
     X = xp.transpose(0, 1)
     T, B, G3 = X.shape
@@ -44,8 +53,16 @@ def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep):
     kc.h0, kc.zh, kc.m = _arr(h0), _arr(zh_t), _arr(m)
     step, pk = _fn("fwd", X.dtype), ctypes.byref(kc)
     raws, stats = [], []
-    gemm = StepGemm(w_hh, B, T)
-    for t in range(T):
+    steps = T  # 0 when one C call ran the whole sequence
+    if _seq(ln_w, B, H):
+        wt, hw = w_hh.t().contiguous(), X.new_empty(B, G3)
+        hbc = None if hb is None else hb.contiguous()
+        sz = torch.tensor(sizes, dtype=torch.int64)
+        _fn("seq_fwd", X.dtype)(pk, T, sz.data_ptr(), wt.data_ptr(),
+                                None if hbc is None else hbc.data_ptr(), hw.data_ptr())
+        steps = 0
+    gemm = StepGemm(w_hh, B, steps)
+    for t in range(steps):
         n = sizes[t]
         if n == 0:
             break
@@ -77,10 +94,16 @@ def backward(ctx, dY, dhn):
     d_lnw = Y.new_zeros(3 * H) if ln_w is not None else None
     kc.acc, kc.dy, kc.dx, kc.da = _arr(acc), _arr(dY), _arr(DX), _arr(DA)
     step, pk = _fn("bwd", Y.dtype), ctypes.byref(kc)
-    gemm = StepGemm(w_hh.t().contiguous(), B, T)
     A = Y.new_zeros(0, H)
+    steps = T
+    if _seq(ln_w, B, H):
+        w, buf = w_hh.contiguous(), Y.new_zeros(B, H)
+        sz = torch.tensor(ctx.sizes, dtype=torch.int64)
+        rows = _fn("seq_bwd", Y.dtype)(pk, T, sz.data_ptr(), w.data_ptr(), buf.data_ptr())
+        A, steps = buf[:rows], 0
+    gemm = StepGemm(w_hh.t().contiguous(), B, steps)
     si = len(stats)
-    for t in range(T - 1, -1, -1):
+    for t in range(steps - 1, -1, -1):
         n = ctx.sizes[t]
         if n == 0:
             continue

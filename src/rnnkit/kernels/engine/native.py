@@ -63,6 +63,10 @@ def _load():
         getattr(lib, f"gru_fwd_{sfx}").argtypes = [gctx, i64, i64, ptr]
         getattr(lib, f"gru_bwd_{sfx}").argtypes = [gctx, i64, i64, ptr, i64]
         getattr(lib, f"gru_fwd_{sfx}").restype = getattr(lib, f"gru_bwd_{sfx}").restype = None
+        getattr(lib, f"gru_seq_fwd_{sfx}").argtypes = [gctx, i64, ptr, ptr, ptr, ptr]
+        getattr(lib, f"gru_seq_fwd_{sfx}").restype = None
+        getattr(lib, f"gru_seq_bwd_{sfx}").argtypes = [gctx, i64, ptr, ptr, ptr]
+        getattr(lib, f"gru_seq_bwd_{sfx}").restype = i64
     return lib, None
 
 
