@@ -106,7 +106,9 @@ class _MinRNN(torch.autograd.Function):
     """(x (B, T, I), W (G·H, I), b (G·H,) or None, h0 (B, H)) -> (y (B, T, H), h_last (B, H)):
     the projection ``x Wᵀ + b`` per time chunk in torch, gates and recurrence in C."""
 
+    # fp32 under CPU autocast: the C loop reads the projection buffers as float32 / float64
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
     def forward(ctx, x, W, b, h0, lengths, reverse, kind, fallback):
         B, T = x.shape[:2]
         GH, H = W.shape[0], h0.shape[1]
@@ -125,6 +127,7 @@ class _MinRNN(torch.autograd.Function):
         return y, hs
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, gy, ghl):
         x, W, b, h0, y = ctx.saved_tensors
         need = ctx.needs_input_grad[:4]

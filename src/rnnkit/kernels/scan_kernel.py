@@ -58,7 +58,6 @@ def _native_kind(run: DirectionRun, d) -> str | None:
     kind = _NATIVE_KIND.get(type(cell).coefficients)
     if (kind is None or d is not None or cell.scan_space != "linear"
             or type(cell).project_input is not MinRNNCell.project_input
-            or torch.is_autocast_enabled(x.device.type)
             or any(t is not None and t.dtype != x.dtype
                    for t in (cell.weight_ih, cell.bias_ih, run.state[0]))
             or not min_native.available(x)):
@@ -77,6 +76,10 @@ def run_scan(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
                                               _scan_fallback(cell))
         return y, (h_last,)
     xp = cell.project_input(run.x)
+    if xp.dtype != run.x.dtype and torch.is_autocast_enabled(xp.device.type):
+        # autocast made the projection low-precision: gates and scan stay in the input's
+        # precision (bf16 log-space / cumulative products lose whole digits over T)
+        xp = xp.to(run.x.dtype)
     if cell.scan_space == "log" and d is None:
         log_a, log_b = cell.log_coefficients(xp)
         y, h_last = log_scan(log_a, log_b, run.state[0], run.lengths, run.reverse)

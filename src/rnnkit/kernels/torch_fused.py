@@ -211,7 +211,10 @@ class StepGemm:
 class FastLinear(torch.autograd.Function):
     """``x W_ᵀ + b`` over (M, K) rows with oneDNN GEMMs forward and backward."""
 
+    # fp32 GEMMs even under CPU autocast (its matmul cast would make tiny products bf16 and
+    # the backward mix dtypes); the engine picks its own bf16 GEMMs (see engine/_common.py)
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
         ctx.has_bias = b is not None
@@ -219,6 +222,7 @@ class FastLinear(torch.autograd.Function):
         return y if b is None else y.add_(b)
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, dy):
         x, w = ctx.saved_tensors
         dy = dy.contiguous()

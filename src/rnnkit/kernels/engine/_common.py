@@ -41,3 +41,15 @@ def final_rows(seq: Tensor, lengths: Tensor | None) -> Tensor:
 def needs_grad(*tensors) -> bool:
     return torch.is_grad_enabled() and any(
         isinstance(t, Tensor) and t.requires_grad for t in tensors)
+
+
+def autocast_lowp(t: Tensor) -> torch.dtype | None:
+    """bf16 when CPU autocast to bf16 is on and ``t`` is a float32 CPU tensor, else None.
+
+    The engine then runs its GEMMs in bf16 (fp32 accumulation inside oneDNN) and keeps the
+    state, the pointwise math and the gradient sums in fp32."""
+    if t.device.type != "cpu" or t.dtype != torch.float32:
+        return None
+    if torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16:
+        return torch.bfloat16
+    return None

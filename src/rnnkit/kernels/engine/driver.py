@@ -16,6 +16,7 @@ from rnnkit.functional.cells import layer_norm
 from rnnkit.functional.masking import reverse_padded
 from rnnkit.kernels.base import DirectionRun, Kernel
 from rnnkit.kernels.engine import elman, gru, lstm, lstm_native, native
+from rnnkit.kernels.engine._common import autocast_lowp
 from rnnkit.kernels.torch_fused import linear
 
 __all__ = ["ENGINE", "engine_why_not", "run_engine"]
@@ -83,7 +84,18 @@ def _batch_sizes(lengths: Tensor | None, B: int, T: int) -> list[int]:
 
 
 def run_engine(run: DirectionRun):
-    """Project, sort, run the fused family loop, unsort; returns (y (B, T, P), state)."""
+    """Project, sort, run the fused family loop, unsort; returns (y (B, T, P), state).
+
+    Autocast is switched off inside: the loops write into preallocated fp32 buffers and hand
+    raw pointers to C, so an autocast matmul changing a dtype under them would be wrong. Under
+    CPU bf16 autocast the LSTM family runs its recurrent and weight-gradient GEMMs in bf16
+    itself (``lowp``), with fp32 state and pointwise math."""
+    lowp = autocast_lowp(run.x)
+    with torch.autocast(run.x.device.type, enabled=False):
+        return _run_engine(run, lowp)
+
+
+def _run_engine(run: DirectionRun, lowp: torch.dtype | None):
     cell, lengths = run.cell, run.lengths
     B, T = run.x.shape[0], run.x.shape[1]
     if lengths is not None and bool((lengths >= T).all()):
@@ -108,15 +120,16 @@ def run_engine(run: DirectionRun):
         lengths = lengths.index_select(0, perm)
     sizes = _batch_sizes(lengths, B, T)
     family = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))]
+    extra = {"lowp": lowp} if isinstance(cell, LSTMCell) else {}
     if _native_lstm_inference(run):  # projected chunk by chunk inside the loop
         xt, ln_x = x.transpose(0, 1), bool(cell.layer_norm)
         y, state = family(cell, None, state, sizes, lengths, rec_mask, zoneout, ln_x=ln_x,
-                          project=lambda t0, t1: _project(cell, xt[t0:t1], ln_x))
+                          project=lambda t0, t1: _project(cell, xt[t0:t1], ln_x), **extra)
         return _restore(y, state, inv, run.reverse, lens0)
     # projected time-major, handed on as a (B, T, G) view: step t's rows are one contiguous
     # block for the loop, and the gate gradient (T, B, G) flows back into the GEMM uncopied
     xp = _project(cell, x.transpose(0, 1)).transpose(0, 1)
-    y, state = family(cell, xp, state, sizes, lengths, rec_mask, zoneout)
+    y, state = family(cell, xp, state, sizes, lengths, rec_mask, zoneout, **extra)
     return _restore(y, state, inv, run.reverse, lens0)
 
 

@@ -45,12 +45,14 @@ class FusedLSTM(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc,
-                sizes, lengths, keep, lnx_w=None):
+                sizes, lengths, keep, lnx_w=None, lowp=None):
         ctx.native = lstm_native.usable(xp)
         ctx.sizes, ctx.has_bias = sizes, bias is not None
+        ctx.lowp = lowp if ctx.native else None
         if ctx.native:
             return lstm_native.forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w,
-                                       lnc_b, m, zh, zc, sizes, lengths, keep, lnx_w)
+                                       lnc_b, m, zh, zc, sizes, lengths, keep, lnx_w,
+                                       lowp=lowp)
         X = xp.transpose(0, 1)
         if lnx_w is not None:  # the input projection's LN (its bias is folded into ``bias``)
             X = torch.nn.functional.layer_norm(X, (X.shape[-1],), lnx_w, None, _EPS)
@@ -212,7 +214,7 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
         hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
         if m is not None:
             hin = hin * m
-        d_w = mm_tn(src.reshape(-1, G4), hin.reshape(-1, P))
+        d_w = _mm_tn(src.reshape(-1, G4), hin.reshape(-1, P), getattr(ctx, "lowp", None))
     d_ph, d_bias = sums
     if d_ph is None and w_ph is not None and need[5]:
         H = G4 // 4
@@ -223,19 +225,29 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
                             (DG[..., 3 * H :] * cnew).sum((0, 1))])
     d_hr = None
     if w_hr is not None and need[6]:
-        d_hr = mm_tn(DHP.reshape(-1, P), HH.reshape(-1, HH.shape[-1]))
+        d_hr = _mm_tn(DHP.reshape(-1, P), HH.reshape(-1, HH.shape[-1]),
+                      getattr(ctx, "lowp", None))
     if d_bias is None and ctx.has_bias and need[1]:
         d_bias = DG.sum((0, 1))
     return (DG.transpose(0, 1), d_bias, gh, gc, d_w, d_ph, d_hr, d_lnw, d_lncw, d_lncb,
-            None, None, None, None, None, None, None)
+            None, None, None, None, None, None, None, None)
 
 
-def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, project=None):
+def _mm_tn(a: Tensor, b: Tensor, lowp: torch.dtype | None) -> Tensor:
+    """The weight-gradient GEMM ``aᵀ b``, in ``lowp`` (bf16 autocast) when given, fp32 out."""
+    if lowp is None:
+        return mm_tn(a, b)
+    return mm_tn(a.to(lowp), b.to(lowp)).float()
+
+
+def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, project=None,
+             lowp=None):
     """Run an ``LSTMCell`` over batch-first ``xp`` (B, T, 4H); returns (y (B, T, P), (h, c)).
 
     Inference only (nothing that needs a gradient may be involved): ``ln_x``: the projection is
     the raw one of a layer-norm cell and its LN is applied in the loop; ``project(t0, t1)``
-    instead of ``xp``: the native loop projects the input chunk by chunk (see lstm_native)."""
+    instead of ``xp``: the native loop projects the input chunk by chunk (see lstm_native).
+    ``lowp``: bf16 for the recurrent and weight-gradient GEMMs (CPU bf16 autocast)."""
     h0, c0 = state
     ln = cell.ln_params("hh")
     lnx = cell.ln_params("ih") if ln_x else None
@@ -254,7 +266,7 @@ def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, pro
     lnx_w = None if lnx is None else lnx[0]
     if project is not None:
         y, hn, cn = lstm_native.forward(SimpleNamespace(), *args, sizes, lengths, False, lnx_w,
-                                        project)
+                                        project, lowp=lowp)
     else:
-        y, hn, cn = FusedLSTM.apply(*args, sizes, lengths, keep, lnx_w)
+        y, hn, cn = FusedLSTM.apply(*args, sizes, lengths, keep, lnx_w, lowp)
     return y.transpose(0, 1), (hn, cn)

@@ -74,7 +74,7 @@ def _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w=None) -> int:
 
 
 def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc, sizes, lengths,
-            keep, lnx_w=None, project=None):
+            keep, lnx_w=None, project=None, lowp=None):
     """The native forward loop. ``project(t0, t1)`` instead of ``xp`` (inference only): the
     input projection of steps [t0, t1) as a contiguous (t1 - t0, B, 4H) tensor, made chunk by
     chunk so that no (T, B, 4H) tensor is allocated (and page-faulted) at all."""
@@ -139,7 +139,9 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         sz = torch.tensor(sizes, dtype=torch.int64)
         _fn(lib, "seq_fwd", X.dtype)(pk, T, sz.data_ptr(), wt.data_ptr(), hw.data_ptr())
         steps = 0
-    gemm = StepGemm(w_hh, B, steps)
+    # bf16 autocast: the recurrent GEMM in bf16 (oneDNN accumulates in fp32); state, gates and
+    # every sum stay fp32
+    gemm = StepGemm(w_hh if lowp is None else w_hh.to(lowp), B, steps)
     for t in range(steps):
         n = sizes[t]
         if n == 0:
@@ -150,7 +152,7 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         j = t if keep else 0
         hp = h0[:n] if t == 0 else Y[t - 1, :n]
         hin = hp if m is None else hp * m[:n]
-        hw = gemm(hin)
+        hw = gemm(hin) if lowp is None else gemm(hin.to(lowp)).float()
         step(pk, t, n, hw.data_ptr())
         if proj:
             torch.mm(HH[j, :n], w_hr.t(), out=Y[t, :n])
@@ -206,7 +208,8 @@ def backward(ctx, dY, dhn, dcn):
         sz = torch.tensor(ctx.sizes, dtype=torch.int64)
         rows = _fn(lib, "seq_bwd", G.dtype)(pk, T, sz.data_ptr(), w.data_ptr(), buf.data_ptr())
         A, steps = buf[:rows], 0
-    gemm = StepGemm(w_hh.t().contiguous(), B, steps)
+    lowp = getattr(ctx, "lowp", None)
+    gemm = StepGemm((w_hh if lowp is None else w_hh.to(lowp)).t().contiguous(), B, steps)
     for t in range(steps - 1, -1, -1):
         n = ctx.sizes[t]
         if n == 0:
@@ -224,7 +227,7 @@ def backward(ctx, dY, dhn, dcn):
             DHP[t, :n] = dh
             torch.mm(dh, w_hr, out=DHH[:n])
         step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
-        A = gemm(src_all[t, :n])
+        A = gemm(src_all[t, :n]) if lowp is None else gemm(src_all[t, :n].to(lowp)).float()
     gh = acc
     gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
     return DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, (d_ph, d_b)
