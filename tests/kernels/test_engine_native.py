@@ -173,8 +173,10 @@ def test_layer_norm_lstm_inference_normalises_the_input_in_the_step(ragged, dtyp
 @pytest.mark.parametrize("chunk_steps", [1, 3, 100])
 @pytest.mark.parametrize("loop", ["per-step", "whole-sequence"])
 @pytest.mark.parametrize("kw", [{}, {"peephole": True, "zoneout": 0.3}, {"layer_norm": True},
-                                {"layer_norm": True, "zoneout": 0.2}],
-                         ids=["plain", "peephole-zoneout", "layernorm", "layernorm-zoneout"])
+                                {"layer_norm": True, "zoneout": 0.2},
+                                {"proj_size": 4, "peephole": True}],
+                         ids=["plain", "peephole-zoneout", "layernorm", "layernorm-zoneout",
+                              "proj-peephole"])
 def test_lstm_inference_projects_in_chunks_and_matches_the_reference(kw, loop, chunk_steps,
                                                                       monkeypatch):
     """Inference projects the input chunk by chunk (and updates c in place without zoneout):
@@ -195,7 +197,7 @@ def test_lstm_inference_projects_in_chunks_and_matches_the_reference(kw, loop, c
     ref.load_state_dict(fast.state_dict())
     fast.eval(), ref.eval()
     x = torch.randn(B, 8, 3, dtype=torch.float64)
-    h0 = torch.randn(4, B, H, dtype=torch.float64)
+    h0 = torch.randn(4, B, kw.get("proj_size", H), dtype=torch.float64)
     c0 = torch.randn(4, B, H, dtype=torch.float64)
     for lengths in (None, torch.tensor([8, 2, 5, 1, 8])):
         with torch.no_grad():
