@@ -24,6 +24,8 @@ from contextlib import nullcontext
 
 import torch
 
+from rnnkit.kernels.allocator import retain_freed_memory
+
 __all__ = ["main"]
 
 SHAPES = [(64, 100, 128, 256), (32, 500, 64, 512), (1, 1000, 32, 128)]
@@ -220,6 +222,9 @@ def _print(report: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # both sides run in this process, so both reuse freed buffers instead of page-faulting
+    # them in again on every call (which dominates timings on a VM; kernels/allocator.py)
+    retain_freed_memory()
     p = argparse.ArgumentParser(prog="rnnkit bench", description=__doc__.splitlines()[0])
     p.add_argument("--shapes", default="0,1,2", help="indices into " + str(SHAPES))
     p.add_argument("--cells", default="LSTM,GRU,RNN")

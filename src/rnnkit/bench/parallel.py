@@ -22,6 +22,8 @@ import warnings
 
 import torch
 
+from rnnkit.kernels.allocator import retain_freed_memory
+
 __all__ = ["main"]
 
 
@@ -159,6 +161,7 @@ def _crossover(points: list[tuple[int, bool]]) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    retain_freed_memory()  # as in bench/engine.py: no per-call page faults on either side
     p = argparse.ArgumentParser(prog="rnnkit bench parallel", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="T <= 2048, one timed round")
     p.add_argument("--reps", type=int, default=3, help="rounds per configuration (median)")

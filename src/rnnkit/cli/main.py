@@ -17,6 +17,7 @@ import sys
 import traceback
 
 from rnnkit.cli import commands
+from rnnkit.kernels.allocator import retain_freed_memory
 
 __all__ = ["build_parser", "main"]
 
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    retain_freed_memory()  # this process is ours: reuse freed buffers (kernels/allocator.py)
     parser = build_parser()
     if argv[:1] == ["bench"]:  # hand everything after 'bench' to the benchmark's own parser
         # (argparse's REMAINDER would not take a leading option such as --help or --quick)
