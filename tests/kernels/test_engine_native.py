@@ -32,8 +32,9 @@ def test_native_equals_fallback(spec, dtype, ragged, loop, monkeypatch):
     monkeypatch.setattr(lstm_native, "usable", lambda xp: False)
     monkeypatch.setattr(gru_native, "usable", lambda xp: False)
     y2, s2, g2 = outputs_and_grads(run_engine, run)
+    # float32: summation orders differ (C vs torch) -- exactness is the float64 cases' job
     tol = {"atol": 1e-12, "rtol": 1e-12} if dtype == torch.float64 else {"atol": 1e-5,
-                                                                          "rtol": 1e-4}
+                                                                          "rtol": 1e-3}
     torch.testing.assert_close(y1, y2, **tol)
     for a, b in zip((*s1, *g1), (*s2, *g2), strict=True):
         torch.testing.assert_close(a, b, **tol)
