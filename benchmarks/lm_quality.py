@@ -41,6 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seq-len", type=int, default=100)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--min-lr-ratio", type=float, default=0.05,
+                   help="final LR of the cosine (annealed to the budget) / --lr")
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="between layers and before the output layer")
+    p.add_argument("--recurrent-dropout", type=float, default=0.0,
+                   help="variational dropout on h_{t-1} (runs rnnkit's engine, not oneDNN)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
+    p.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=False,
+                   help="share the embedding with the output layer")
     p.add_argument("--model", default="lstm")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -53,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = {"data": a.data, "time_budget": a.minutes * 60, "hidden_size": a.hidden_size,
             "num_layers": a.num_layers, "embedding_dim": a.embedding_dim,
             "batch_size": a.batch_size, "seq_len": a.seq_len, "lr": a.lr, "model": a.model,
+            "min_lr_ratio": a.min_lr_ratio, "dropout": a.dropout,
+            "recurrent_dropout": a.recurrent_dropout, "weight_decay": a.weight_decay,
+            "tie_weights": a.tie_weights,
             "precision": a.precision, "seed": a.seed, "out": str(out), "quiet": True}
     cfg = resolve_config(lm.DEFAULTS, args)
     t0 = time.time()
@@ -67,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 def report(a: argparse.Namespace, metrics: dict, history: list[dict], wall: float) -> None:
     model_bpc = metrics["test"]["bpc"]
     print(f"\n== {a.data}: {a.model} H={a.hidden_size} L={a.num_layers} E={a.embedding_dim} "
-          f"B={a.batch_size} T={a.seq_len} lr={a.lr} {a.precision} threads="
+          f"B={a.batch_size} T={a.seq_len} lr={a.lr}→×{a.min_lr_ratio:g} dropout={a.dropout} "
+          f"rec.dropout={a.recurrent_dropout} wd={a.weight_decay} tied={a.tie_weights} "
+          f"{a.precision} threads="
           f"{a.threads or torch.get_num_threads()} budget={a.minutes:g} {a.clock} min ==")
     print(f"{'':28}{'bpc (last 10 %)':>16}")
     print(f"{'model':28}{model_bpc:16.4f}")

@@ -84,7 +84,7 @@ def _error(p: subprocess.CompletedProcess, *words: str) -> None:
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "unknown", "binary", "bidirectional",
-                                  "seq-len"])
+                                  "seq-len", "recurrent-dropout"])
 def test_bad_training_input(case, tmp_path):
     f = tmp_path / "data.txt"
     out = tmp_path / "run"
@@ -93,14 +93,16 @@ def test_bad_training_input(case, tmp_path):
         f.write_text("   \n", encoding="utf-8")
     elif case == "binary":
         f.write_bytes(b"caf\xe9 au lait\n" * 10)  # latin-1, not UTF-8
-    elif case in ("bidirectional", "seq-len"):
+    elif case in ("bidirectional", "seq-len", "recurrent-dropout"):
         f.write_text(TEXT, encoding="utf-8")
-        extra = ["--bidirectional"] if case == "bidirectional" else ["--seq-len", "0"]
+        extra = {"bidirectional": ["--bidirectional"], "seq-len": ["--seq-len", "0"],
+                 "recurrent-dropout": ["--recurrent-dropout", "1.5"]}[case]
     data = "kjvv" if case == "unknown" else str(f)
     p = rnnkit("train", "lm", "--data", data, "--out", out, *SMALL, *extra)
     expected = {"missing": ("--data", "missing path"), "empty": ("empty file",),
                 "unknown": ("unknown dataset", "kjv"), "binary": ("UTF-8", "undecodable"),
-                "bidirectional": ("left-to-right",), "seq-len": ("--seq-len",)}[case]
+                "bidirectional": ("left-to-right",), "seq-len": ("--seq-len",),
+                "recurrent-dropout": ("recurrent_dropout < 1", "1.5")}[case]
     _error(p, *expected)
     assert not out.exists()
 
@@ -110,3 +112,14 @@ def test_bad_generate_and_evaluate_input(run_dir, tmp_path):
     _error(rnnkit("generate", run_dir, "--top-p", "1.5"), "top_p")
     _error(rnnkit("evaluate", run_dir, "--test-data", tmp_path / "nope.txt"), "--test-data")
     _error(rnnkit("generate", tmp_path), "config.json")
+
+
+def test_recurrent_dropout_flag_reaches_the_model_config():
+    from rnnkit.cli.main import build_parser
+    from rnnkit.tasks import lm
+    from rnnkit.tasks.common import resolve_config
+
+    args = build_parser().parse_args(["train", "lm", "--data", "kjv", "--recurrent-dropout",
+                                      "0.2"])
+    assert resolve_config(lm.DEFAULTS, vars(args))["recurrent_dropout"] == 0.2
+    assert resolve_config(lm.DEFAULTS, {"data": "kjv"})["recurrent_dropout"] == 0.0

@@ -96,3 +96,20 @@ def test_predict_rejects_empty_input_and_bad_beam(run_dir):
     assert p.returncode == 2 and "non-empty" in p.stderr
     p = rnnkit("predict", run_dir, "--input", "abc", "--beam-width", "0")
     assert p.returncode == 2 and "beam_width" in p.stderr
+
+
+def test_lr_schedule_flags_reach_the_config_and_bad_ones_are_errors(tmp_path):
+    from rnnkit.cli.main import build_parser
+    from rnnkit.tasks import seq2seq
+    from rnnkit.tasks.common import resolve_config
+
+    args = build_parser().parse_args(["train", "seq2seq", "--lr-schedule", "cosine",
+                                      "--warmup-steps", "0", "--min-lr-ratio", "0.1"])
+    cfg = resolve_config(seq2seq.DEFAULTS, vars(args))
+    assert (cfg["lr_schedule"], cfg["warmup_steps"], cfg["min_lr_ratio"]) == ("cosine", 0, 0.1)
+    out = tmp_path / "run"
+    data = reversal_tsv(tmp_path / "ok.tsv", n=10)
+    p = rnnkit("train", "seq2seq", "--data", data, "--out", out, "--min-lr-ratio", "2",
+               "--quiet")
+    assert p.returncode == 2 and "--min-lr-ratio: expected a number in [0, 1]" in p.stderr
+    assert not out.exists()

@@ -256,3 +256,19 @@ def test_banned_ids_are_never_drawn():
 def test_bad_settings(kw, match):
     with pytest.raises(ValueError, match=match):
         sample_next(torch.zeros(1, 3), **{"temperature": 1.0, **kw})
+
+
+def test_recurrent_dropout_reaches_the_layer_and_is_validated():
+    cfg = LanguageModelConfig(vocab_size=12, hidden_size=8, recurrent_dropout=0.3)
+    lm = LanguageModel(cfg)
+    assert lm.rnn.recurrent_dropout == 0.3
+    assert LanguageModelConfig.from_dict(cfg.to_dict()) == cfg
+    lm.eval()
+    x = torch.randint(1, 12, (2, 7))
+    assert torch.equal(lm(x)[0], lm(x)[0])  # no dropout in evaluation
+    plain = LanguageModel(LanguageModelConfig(vocab_size=12, hidden_size=8))
+    assert plain.rnn.recurrent_dropout == 0
+    with pytest.raises(ValueError, match="recurrent_dropout < 1"):
+        LanguageModelConfig(vocab_size=12, recurrent_dropout=1.0)
+    with pytest.raises(ValueError, match="expected recurrent_dropout 0 for model 'mingru'"):
+        LanguageModelConfig(vocab_size=12, model="mingru", recurrent_dropout=0.1)

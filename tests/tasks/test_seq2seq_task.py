@@ -69,3 +69,31 @@ def test_bad_settings_fail_before_the_run_dir(tmp_path):
             seq2seq.train(cfg(data="cmudict", out=str(out), **bad))
         assert not out.exists()
     torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "plateau"])
+def test_lr_schedule_and_cpu_clock_budget(tmp_path, schedule):
+    words = ["".join("abc"[(i * 7 + j) % 3] for j in range(2 + i % 3)) for i in range(60)]
+    data = tmp_path / "p.tsv"
+    data.write_text("".join(f"{w}\t{w[::-1]}\n" for w in words), encoding="utf-8")
+    ticks = iter(range(10**6))  # a fake clock: 1 s per reading, so the budget ends the run
+    out = tmp_path / "run"
+    seq2seq.train(cfg(data=str(data), out=str(out), epochs=50, time_budget=4.0, hidden_size=8,
+                      embed_size=8, batch_size=8, quiet=True, beam_width=2, lr=1e-2,
+                      lr_schedule=schedule, warmup_steps=0, min_lr_ratio=0.1),
+                  clock=lambda: float(next(ticks)))
+    hist = json.loads((out / "history.json").read_text())
+    assert len(hist) == 1  # stopped by the clock within the first epoch (7 batches)
+    settings = json.loads((out / "config.json").read_text())["settings"]
+    assert settings["lr_schedule"] == schedule
+    if schedule == "cosine":
+        assert hist[-1]["lr"] < 1e-2  # annealing towards 0.1 · lr
+
+
+def test_bad_schedule_settings_are_cli_errors(tmp_path):
+    for bad, flag in (({"lr_schedule": "linear"}, "--lr-schedule"),
+                      ({"warmup_steps": -1}, "--warmup-steps"),
+                      ({"min_lr_ratio": 2.0}, "--min-lr-ratio")):
+        with pytest.raises(CLIError, match=f"{flag}: expected"):
+            seq2seq.train(cfg(data="cmudict", out=str(tmp_path / "run"), **bad))
+    assert not (tmp_path / "run").exists()

@@ -53,6 +53,8 @@ class LanguageModelConfig:
         hidden_size: H.
         num_layers: stacked recurrent layers.
         dropout: dropout between layers and before the output layer.
+        recurrent_dropout: variational dropout on ``h_{t-1}`` inside the recurrence (one mask
+            per sequence and batch; lstm/gru/rnn only; 0 keeps torch's fused kernel).
         tie_weights: share the embedding matrix with the output layer.
         layer_norm: layer-normalised cells (where the backbone supports it).
         pad_id: the padding id (never generated).
@@ -64,6 +66,7 @@ class LanguageModelConfig:
     hidden_size: int = 256
     num_layers: int = 1
     dropout: float = 0.0
+    recurrent_dropout: float = 0.0
     tie_weights: bool = False
     layer_norm: bool = False
     pad_id: int = 0
@@ -83,6 +86,14 @@ class LanguageModelConfig:
         if not (isinstance(self.dropout, int | float) and 0 <= self.dropout < 1):
             raise ValueError(f"LanguageModelConfig: expected 0 <= dropout < 1, got "
                              f"{self.dropout!r}.")
+        rd = self.recurrent_dropout
+        if isinstance(rd, bool) or not (isinstance(rd, int | float) and 0 <= rd < 1):
+            raise ValueError(f"LanguageModelConfig: expected 0 <= recurrent_dropout < 1, got "
+                             f"{rd!r}.")
+        if rd and self.model not in ("lstm", "gru", "rnn"):
+            raise ValueError(f"LanguageModelConfig: expected recurrent_dropout 0 for model "
+                             f"{self.model!r}, got {rd}. It applies to lstm, gru and rnn; use "
+                             f"dropout instead.")
         if not 0 <= self.pad_id < self.vocab_size:
             raise ValueError(f"LanguageModelConfig: expected 0 <= pad_id < vocab_size, got "
                              f"{self.pad_id}.")
@@ -113,7 +124,9 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.config = c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim)
-        options = {"layer_norm": True} if c.layer_norm else {}
+        options: dict[str, Any] = {"layer_norm": True} if c.layer_norm else {}
+        if c.recurrent_dropout:
+            options["recurrent_dropout"] = float(c.recurrent_dropout)
         self.rnn = build_recurrent(c.model, c.embedding_dim, c.hidden_size, c.num_layers,
                                    dropout=c.dropout if c.num_layers > 1 else 0.0, **options)
         self.drop = nn.Dropout(c.dropout)

@@ -36,6 +36,7 @@ import torch
 
 from rnnkit.data import Tokenizer, tokenizer_from_dict
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.tasks.budget import budget_callback
 from rnnkit.tasks.common import (
     CLIError,
     format_table,
@@ -59,7 +60,7 @@ from rnnkit.tasks.lm_data import (
     stream_shape,
     tail_nll,
 )
-from rnnkit.training import Callback, Trainer, seed_everything
+from rnnkit.training import Trainer, seed_everything
 
 __all__ = ["DEFAULTS", "StreamDataset", "add_arguments", "evaluate", "generate", "predict",
            "score", "train"]
@@ -68,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
     "tokenizer": "char", "seq_len": 100, "embedding_dim": None, "tie_weights": None,
     "max_vocab": None, "min_freq": 1, "valid_frac": 0.05, "test_frac": 0.1,
     "clip_grad_norm": 1.0, "weight_decay": 0.0, "warmup_steps": 100, "min_lr_ratio": 0.05,
+    "recurrent_dropout": 0.0,
 }
 # Per-task values of the common flags when they are left unset.
 # Batch 32 × 100 steps: as many chars/s as 64 × 128 on this CPU, with 2.5× the updates.
@@ -94,6 +96,9 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     a("--weight-decay", type=float, help="AdamW weight decay (default 0)")
     a("--warmup-steps", type=int, help="linear LR warm-up steps (default 100)")
     a("--min-lr-ratio", type=float, help="final LR of the cosine decay / --lr (default 0.05)")
+    a("--recurrent-dropout", type=float, help="variational dropout on the recurrent state "
+      "(one mask per sequence; lstm/gru/rnn; default 0). --dropout acts between layers and "
+      "before the output layer")
 
 
 # ---- train ------------------------------------------------------------------------------------
@@ -118,6 +123,7 @@ def train(cfg: dict[str, Any], *, clock: Callable[[], float] | None = None) -> i
         vocab_size=tok.vocab_size, model=str(cfg["model"]).lower(),
         embedding_dim=cfg["embedding_dim"], hidden_size=cfg["hidden_size"],
         num_layers=cfg["num_layers"], dropout=cfg["dropout"],
+        recurrent_dropout=cfg["recurrent_dropout"],
         tie_weights=bool(cfg["tie_weights"]), layer_norm=bool(cfg["layer_norm"]))
     out = make_out_dir(cfg, "lm", corpus.name)  # all validation done: now write files
     if (seq_len, rows) != (cfg["seq_len"], cfg["batch_size"]) and not cfg["quiet"]:
@@ -130,8 +136,8 @@ def train(cfg: dict[str, Any], *, clock: Callable[[], float] | None = None) -> i
                           clip_grad_norm=cfg["clip_grad_norm"],
                           weight_decay=cfg["weight_decay"],
                           time_budget=cfg["time_budget"] if clock is None else None)
-    schedule = CosineToBudget(cfg["warmup_steps"], cfg["min_lr_ratio"], clock or time.perf_counter,
-                              cfg["time_budget"])
+    schedule = budget_callback(clock, cfg["time_budget"],
+                               cosine=(cfg["warmup_steps"], cfg["min_lr_ratio"]))
     val_len = min(seq_len, (len(valid_ids) - 1) // rows)
     val = StreamDataset(valid_ids, rows, val_len) if val_len >= 1 else None
     t0 = time.time()
@@ -200,42 +206,6 @@ def _report(model: LanguageModel, tok: Tokenizer, head: str, context: str, tail:
                       test_chars=len(tail))
         print(f"metrics: {out / 'metrics.json'}\nplots:   {out / 'history.png'}")
     return 0
-
-
-class CosineToBudget(Callback):
-    """Linear warm-up, then a cosine from ``lr`` to ``min_ratio · lr`` whose progress is the
-    larger of steps / (epochs · batches per epoch) and elapsed / ``budget`` seconds of
-    ``clock``, so the LR anneals fully whichever limit ends training. With a ``clock`` other
-    than the trainer's, it also stops training when the budget is spent. The warm-up is at
-    most a tenth of the step horizon; the time clock restarts on ``--resume``."""
-
-    def __init__(self, warmup_steps: int, min_ratio: float,
-                 clock: Callable[[], float] = time.perf_counter,
-                 budget: float | None = None) -> None:
-        self.warmup, self.min_ratio, self.t0, self.total = max(warmup_steps, 0), min_ratio, 0., 1
-        self.clock, self.budget = clock, budget
-
-    def on_fit_start(self, trainer: Trainer) -> None:
-        self.t0 = self.clock()
-        self.total = max(trainer.config.epochs * (trainer.batches_per_epoch or 1), 1)
-        self.warmup = min(self.warmup, max(self.total // 10, 1))  # short runs: short warm-up
-        self.on_before_optimizer_step(trainer)
-
-    def on_train_batch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        if self.budget and self.clock() - self.t0 >= self.budget and not trainer.should_stop:
-            trainer.should_stop = True
-            trainer.stop_reason = f"time budget of {self.budget:g} s reached"
-
-    def on_before_optimizer_step(self, trainer: Trainer) -> None:
-        c, step = trainer.config, trainer.global_step
-        p = step / self.total
-        budget = self.budget or c.time_budget
-        if budget:
-            p = max(p, (self.clock() - self.t0) / budget)
-        f = min(1.0, (step + 1) / self.warmup) if self.warmup else 1.0
-        f *= self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * min(p, 1.0)))
-        for g in trainer.optimizer.param_groups:
-            g["lr"] = c.lr * f
 
 
 # ---- evaluate / predict / generate --------------------------------------------------------------

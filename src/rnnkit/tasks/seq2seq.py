@@ -8,6 +8,9 @@ targets, ``bleu`` (sacrebleu, 0–100), decoded with beam search (``--beam-width
 decoding is reported beside it (``"greedy"``). Baselines: ``copy`` (output = source) and
 ``most_frequent_mapping`` (the training target of an identical source, else each source token
 mapped to its most frequent aligned target token, learned from equal-length pairs).
+Training: Adam with gradient clipping, length-bucketed batches, and ``--lr-schedule``
+``constant`` (default), ``cosine`` (warm-up, then annealed to the time budget or the last
+epoch, whichever comes first) or ``plateau`` (on the validation loss).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import csv
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ from rnnkit.data.tokenizers import tokenizer_from_dict
 from rnnkit.metrics_seq import bleu, chrf, sequence_error_rate, token_error_rate
 from rnnkit.models.beam_search import beam_search, greedy_decode
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.tasks.budget import budget_callback
 from rnnkit.tasks.common import (
     CLIError,
     format_table,
@@ -51,7 +56,10 @@ DEFAULTS: dict[str, Any] = {
     "source_col": None, "target_col": None, "source_level": None, "target_level": None,
     "attention": "general", "input_feeding": True, "embed_size": 64, "sampling_prob": 0.0,
     "label_smoothing": 0.0, "beam_width": 5, "length_penalty": 1.0, "max_train": None,
+    "lr_schedule": "constant", "warmup_steps": 100, "min_lr_ratio": 0.05,
 }
+LR_SCHEDULES = ("constant", "cosine", "plateau")
+_PLATEAU = {"lr_gamma": 0.5, "plateau_patience": 1}  # halve the LR after 2 epochs w/o progress
 _FILLS = {"data": "cmudict", "epochs": 20, "batch_size": 64, "lr": 2e-3, "hidden_size": 256,
           "num_layers": 1, "dropout": 0.1, "bidirectional": True, "layer_norm": False}
 
@@ -73,6 +81,12 @@ def add_arguments(g) -> None:
     g.add_argument("--beam-width", type=int, help="beam width for the test metrics (1 = greedy)")
     g.add_argument("--length-penalty", type=float, help="α in score / length^α")
     g.add_argument("--max-train", type=int, help="use at most this many training pairs")
+    g.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="constant (default); cosine: warm-up, then a cosine to --min-lr-ratio "
+                   "over whichever ends first, --epochs or --time-budget; plateau: halve the LR "
+                   "after two epochs without a lower validation loss")
+    g.add_argument("--warmup-steps", type=int, help="cosine: linear LR warm-up steps (100)")
+    g.add_argument("--min-lr-ratio", type=float, help="cosine: final LR / --lr (default 0.05)")
 
 
 def _fill(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +181,19 @@ def _build(cfg: dict[str, Any], src_tok, tgt_tok) -> Seq2Seq:
     return Seq2Seq(mc)
 
 
+def _check_schedule(cfg: dict[str, Any]) -> None:
+    if cfg["lr_schedule"] not in LR_SCHEDULES:
+        raise CLIError(f"--lr-schedule: expected one of {', '.join(LR_SCHEDULES)}, got "
+                       f"{cfg['lr_schedule']!r}. Pick one of those.")
+    w = cfg["warmup_steps"]
+    if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+        raise CLIError(f"--warmup-steps: expected an integer >= 0, got {w!r}.")
+    r = cfg["min_lr_ratio"]
+    if isinstance(r, bool) or not isinstance(r, int | float) or not 0 <= r <= 1:
+        raise CLIError(f"--min-lr-ratio: expected a number in [0, 1], got {r!r}. The final "
+                       "learning rate is this fraction of --lr.")
+
+
 def _ramp_callback(final: float, epochs: int):
     from rnnkit.training import Callback
 
@@ -180,10 +207,16 @@ def _ramp_callback(final: float, epochs: int):
     return SamplingRamp()
 
 
-def train(cfg: dict[str, Any]) -> int:
+def train(cfg: dict[str, Any], *, clock: Callable[[], float] | None = None) -> int:
+    """Train, decode the test split (beam and greedy) beside the baselines, write the run.
+
+    ``clock`` (seconds; default wall time) is what ``time_budget`` and the cosine schedule
+    measure: ``time.process_time`` budgets CPU time instead (benchmarks on a shared machine).
+    """
     from rnnkit.training import Trainer, seed_everything
 
     cfg = _fill(cfg)
+    _check_schedule(cfg)
     try:
         Seq2SeqConfig(2, 4, 2, 3, model=cfg["model"], attention=cfg["attention"],
                       dropout=float(cfg["dropout"]), sampling_prob=float(cfg["sampling_prob"]))
@@ -199,7 +232,14 @@ def train(cfg: dict[str, Any]) -> int:
     out = make_out_dir(cfg, "seq2seq", data.name)
     ramp = cfg["sampling_prob"] > 0
     callbacks = [_ramp_callback(cfg["sampling_prob"], cfg["epochs"])] if ramp else []
-    tc = trainer_config(cfg, out, bucket_by_length=True, clip_grad_norm=1.0, optimizer="adam")
+    sched = cfg["lr_schedule"]
+    cosine = (cfg["warmup_steps"], cfg["min_lr_ratio"]) if sched == "cosine" else None
+    budget = budget_callback(clock, cfg["time_budget"], cosine)
+    callbacks += [budget] if budget is not None else []
+    tc = trainer_config(cfg, out, bucket_by_length=True, clip_grad_norm=1.0, optimizer="adam",
+                        schedule="plateau" if sched == "plateau" else "constant",
+                        **(_PLATEAU if sched == "plateau" else {}),
+                        time_budget=cfg["time_budget"] if clock is None else None)
     t0 = time.time()
     Trainer(tc, callbacks=callbacks, collate_fn=train_ds.collate).fit(
         model, train_ds, val_ds, resume=cfg.get("resume"))
