@@ -79,15 +79,18 @@ def _infer_fn(layer, x, lengths):
     return f
 
 
+_CLOCK = {"now": time.perf_counter}  # --clock cpu: process CPU time (robust on a shared box)
+
+
 def _interleaved(fns: dict, repeats: int) -> dict:
-    times = {k: [] for k in fns}
+    times, now = {k: [] for k in fns}, _CLOCK["now"]
     for f in fns.values():
         f()  # warm-up
     for _ in range(repeats):
         for k, f in fns.items():
-            t0 = time.perf_counter()
+            t0 = now()
             f()
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(now() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -191,7 +194,8 @@ def _streaming(repeats: int, steps: int = 200) -> list[dict]:
 
 def _print(report: dict) -> None:
     print(f"matmul peak (oneDNN, this run): fp32 {report['peak_gflops_fp32']:.0f} GFLOP/s, "
-          f"bf16 {report['peak_gflops_bf16']:.0f} GFLOP/s; threads={report['threads']}")
+          f"bf16 {report['peak_gflops_bf16']:.0f} GFLOP/s; threads={report['threads']}, "
+          f"clock={report.get('clock', 'wall')}")
     hdr = (f"{'shape':>20} {'cell':>4} {'variant':>17} {'kernel':>9} | {'nn tr':>7} {'rk tr':>7} "
            f"{'ratio':>5} {'%pk':>4} | {'nn inf':>7} {'rk inf':>7} {'ratio':>5} {'%pk':>4} | "
            f"{'tok/s tr':>9} | {'naive tr/inf':>13} | {'mem nn/rk MB':>12}")
@@ -235,7 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory", action="store_true", help="peak training memory (child processes)")
     p.add_argument("--no-extras", action="store_true", help="skip bf16 and streaming")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall time, or this process's CPU time (steadier when other jobs share "
+                        "the machine; equal to wall time on an idle one with --threads 1)")
     a = p.parse_args(argv)
+    _CLOCK["now"] = time.process_time if a.clock == "cpu" else time.perf_counter
     if a.threads:
         torch.set_num_threads(a.threads)
     try:
@@ -244,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         keras_note = "installed but not benchmarked by this version"
     except ImportError:
         keras_note = "not installed (skipped)"
-    report = {"threads": torch.get_num_threads(), "peak_gflops_fp32": _peak_gflops(),
+    report = {"threads": torch.get_num_threads(), "clock": a.clock,
+              "peak_gflops_fp32": _peak_gflops(),
               "peak_gflops_bf16": _peak_gflops(torch.bfloat16), "keras": keras_note, "cases": []}
     only = set(filter(None, a.variants.split(",")))
     for si in (int(s) for s in a.shapes.split(",")):
