@@ -79,10 +79,10 @@ GDEFINE(float, f32)
 GDEFINE(double, f64)
 
 /* Whole-sequence loops for small problems, as in lstm_pointwise.c (no layer norm):
- * seq_fwd: wt = W_hh^T (H, 3H) row-major, hb = b_hh (3H) or NULL, hw: (B, 3H) scratch.
+ * seq_fwd: w = W_hh (3H, H) row-major, hb = b_hh (3H) or NULL, hw: (B, 3H) scratch.
  * seq_bwd: w = W_hh (3H, H) row-major; A: (B, H) scratch; returns the valid rows of A. */
 #define GDEFINE_SEQ(T, SFX) \
-void gru_seq_fwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, const T *wt, \
+void gru_seq_fwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, const T *w, \
                        const T *hb, T *hw) { \
     const int64_t H = k->H, G = 3 * H; \
     for (int64_t t = 0; t < steps; ++t) { \
@@ -92,12 +92,12 @@ void gru_seq_fwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, co
             const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
             const T *m = (k->flags & G_MASK) ? gat_##SFX(&k->m, 0, r) : 0; \
             T *restrict out = hw + r * G; \
-            if (hb) { for (int64_t j = 0; j < G; ++j) out[j] = hb[j]; } \
-            else { for (int64_t j = 0; j < G; ++j) out[j] = 0; } \
-            for (int64_t q = 0; q < H; ++q) { \
-                const T a = m ? hp[q] * m[q] : hp[q]; \
-                const T *restrict w = wt + q * G; \
-                for (int64_t j = 0; j < G; ++j) out[j] += a * w[j]; \
+            for (int64_t j = 0; j < G; ++j) { /* a dot product per gate row of W_hh */ \
+                const T *restrict wr = w + j * H; \
+                T acc = 0; \
+                if (m) { for (int64_t q = 0; q < H; ++q) acc += wr[q] * hp[q] * m[q]; } \
+                else { for (int64_t q = 0; q < H; ++q) acc += wr[q] * hp[q]; } \
+                out[j] = hb ? acc + hb[j] : acc; \
             } \
         } \
         gru_fwd_##SFX(k, t, n, hw); \

@@ -228,11 +228,11 @@ DEFINE(double, f64)
 /* Whole-sequence loops for small problems (B=1 streaming sizes): the recurrent product is
  * done here too, so one call runs all steps and no per-step Python call is left. No PROJ.
  *
- * seq_fwd: wt = W_hh^T (H, 4H) row-major; hw: (B, 4H) scratch; sizes: running rows per step.
+ * seq_fwd: w = W_hh (4H, H) row-major; hw: (B, 4H) scratch; sizes: running rows per step.
  * seq_bwd: w = W_hh (4H, H) row-major; A: (B, H) scratch for d h_in of the step after; the
  *          rows of A still valid after step 0 are returned (the caller adds them to dh0). */
 #define DEFINE_SEQ(T, SFX) \
-void lstm_seq_fwd_##SFX(const lstm_ctx *k, int64_t steps, const int64_t *sizes, const T *wt, \
+void lstm_seq_fwd_##SFX(const lstm_ctx *k, int64_t steps, const int64_t *sizes, const T *w, \
                         T *hw) { \
     const int64_t H = k->H, G = 4 * H; \
     for (int64_t t = 0; t < steps; ++t) { \
@@ -242,11 +242,12 @@ void lstm_seq_fwd_##SFX(const lstm_ctx *k, int64_t steps, const int64_t *sizes, 
             const T *hp = t ? at_##SFX(&k->y, t - 1, r) : at_##SFX(&k->h0, 0, r); \
             const T *m = (k->flags & MASK) ? at_##SFX(&k->m, 0, r) : 0; \
             T *restrict out = hw + r * G; \
-            for (int64_t j = 0; j < G; ++j) out[j] = 0; \
-            for (int64_t q = 0; q < H; ++q) { \
-                const T a = m ? hp[q] * m[q] : hp[q]; \
-                const T *restrict w = wt + q * G; \
-                for (int64_t j = 0; j < G; ++j) out[j] += a * w[j]; \
+            for (int64_t j = 0; j < G; ++j) { /* a dot product per gate row of W_hh */ \
+                const T *restrict wr = w + j * H; \
+                T acc = 0; \
+                if (m) { for (int64_t q = 0; q < H; ++q) acc += wr[q] * hp[q] * m[q]; } \
+                else { for (int64_t q = 0; q < H; ++q) acc += wr[q] * hp[q]; } \
+                out[j] = acc; \
             } \
         } \
         lstm_fwd_##SFX(k, t, n, hw); \

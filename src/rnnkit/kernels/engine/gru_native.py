@@ -55,7 +55,7 @@ def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep):
     raws, stats = [], []
     steps = T  # 0 when one C call ran the whole sequence
     if _seq(ln_w, B, H):
-        wt, hw = w_hh.t().contiguous(), X.new_empty(B, G3)
+        wt, hw = w_hh.contiguous(), X.new_empty(B, G3)  # W_hh row-major: no copy
         hbc = None if hb is None else hb.contiguous()
         sz = torch.tensor(sizes, dtype=torch.int64)
         _fn("seq_fwd", X.dtype)(pk, T, sz.data_ptr(), wt.data_ptr(),

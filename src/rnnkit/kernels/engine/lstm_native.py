@@ -135,9 +135,9 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     if _seq(proj, B, H):
         if project is not None:
             alive[:] = [_set_x(kc, project, 0, T)]
-        wt, hw = w_hh.t().contiguous(), X.new_empty(B, G4)
+        wc, hw = w_hh.contiguous(), X.new_empty(B, G4)  # no copy: W_hh is row-major already
         sz = torch.tensor(sizes, dtype=torch.int64)
-        _fn(lib, "seq_fwd", X.dtype)(pk, T, sz.data_ptr(), wt.data_ptr(), hw.data_ptr())
+        _fn(lib, "seq_fwd", X.dtype)(pk, T, sz.data_ptr(), wc.data_ptr(), hw.data_ptr())
         steps = 0
     # bf16 autocast: the recurrent GEMM in bf16 (oneDNN accumulates in fp32); state, gates and
     # every sum stay fp32
