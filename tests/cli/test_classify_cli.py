@@ -207,3 +207,22 @@ def test_explain_numeric_and_text_runs(tmp_path):
     assert len(rec["scores"]) == len(tok.encode(POS[0]))
     r = _rnnkit("explain", num, "--index", "-1")
     assert r.returncode == 2 and "--index: expected 0 <= index <" in r.stderr
+
+
+def test_text_ensemble_with_pretraining_predict_and_explain(tmp_path):
+    data, out = _text_csv(tmp_path / "t.csv"), tmp_path / "ens"
+    r = _rnnkit("train", "classify", "--data", data, "--text-col", "review", "--out", out,
+                "--ensemble", "2", "--pretrain-epochs", "1", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert "ensemble of 2" in r.stdout
+    m = _check_run(out, "t")
+    assert m["ensemble"] == 2 and len(m["members"]) == 2
+    r = _rnnkit("predict", out, "--input", "great snack, love it")
+    assert r.returncode == 0, r.stderr
+    r = _rnnkit("explain", out, "--index", "0", "--data", data)
+    assert r.returncode == 0, r.stderr
+    assert "explaining its first member" in r.stdout
+    r = _rnnkit("train", "classify", "--data", data, "--text-col", "review", "--out",
+                tmp_path / "bad", "--ensemble", "0", *TINY)
+    assert r.returncode == 2 and "--ensemble: expected a positive number" in r.stderr
+    assert not (tmp_path / "bad").exists()

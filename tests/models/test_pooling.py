@@ -56,6 +56,9 @@ def test_simple_kinds_by_hand():
     # two directions: forward half at the last valid step, reverse half at t = 0
     assert SequencePooling("last", 2, directions=2)(y, n)[0].tolist() == [[4.0, 1.0]]
     assert SequencePooling("mean", 2)(y, None)[1] is None
+    both = SequencePooling("maxmean", 2)
+    assert both.out_features == 4 and SequencePooling("max", 2).out_features == 2
+    assert both(y, n)[0].tolist() == [[4.0, 5.0, 2.0, 3.0]]  # [max | mean]
 
 
 def test_errors_are_one_line_and_name_the_fix():

@@ -39,6 +39,15 @@ def test_defaults_come_from_the_data_shape():
     text = classify._auto_settings(cfg, TextClassData(("a b",) * 4, np.array([0, 1] * 2),
                                                       ("a",), np.array([0]), ("x", "y")))
     assert text["bidirectional"] is True and text["pooling"] == "max"
+    assert text["pretrain_epochs"] == 10 and text["ensemble"] == 3 and text["epochs"] == 12
+    deep = classify._auto_settings({**cfg, "num_layers": 2}, TextClassData(
+        ("a b",) * 4, np.array([0, 1] * 2), ("a",), np.array([0]), ("x", "y")))
+    assert deep["pretrain_epochs"] == 0  # a deep bidirectional encoder cannot be an LM
+    big = TextClassData(("a b",) * 20_000, np.arange(20_000) % 2, ("a",), np.array([0]),
+                        ("x", "y"))
+    big = classify._auto_settings(cfg, big)
+    assert big["pretrain_epochs"] == 2 and big["ensemble"] == 1
+    assert multi["ensemble"] == 1 and not multi["pretrain_epochs"]
     given = classify._auto_settings({**cfg, "pooling": "attention", "epochs": 3}, _seq())
     assert given["pooling"] == "attention" and given["epochs"] == 3
 
@@ -103,3 +112,85 @@ def test_threads_setting_is_applied():
     classify._set_threads(1)
     assert torch.get_num_threads() == 1
     torch.set_num_threads(before)
+
+
+def _texts_csv(tmp_path):
+    import pandas as pd
+
+    texts = ["good tasty snack", "bad stale chips", "great value", "awful, never again"] * 6
+    pd.DataFrame({"t": texts, "y": ["p", "n", "p", "n"] * 6}).to_csv(tmp_path / "t.csv",
+                                                                     index=False)
+    return tmp_path / "t.csv", texts
+
+
+def test_text_ensemble_with_pretraining_round_trip(tmp_path):
+    """--ensemble 2 --pretrain-epochs 1: one language-model pretraining, then two members
+    (seeds 0 and 1000) fine-tuned from it; the saved ensemble's probabilities are the mean of
+    its members'."""
+    import json
+
+    from rnnkit.models.ensemble import ProbabilityEnsemble
+
+    data, texts = _texts_csv(tmp_path)
+    out = _train(tmp_path, data, text_col="t", label_col="y", min_freq=1, ensemble=2,
+                 pretrain_epochs=1)
+    run, p = _roundtrip(out, texts[:4])
+    assert run["ensemble"] == 2
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["ensemble"] == 2 and [r["seed"] for r in m["members"]] == [0, 1000]
+    assert m["pretrain"]["epochs"] == 1 and all(r["epochs_run"] >= 1 for r in m["members"])
+    assert (out / "checkpoints" / "member1").is_dir()
+    model = load_weights(classify.build_model(run), out).eval()
+    assert isinstance(model, ProbabilityEnsemble) and len(model.members) == 2
+    items = classify_data.encode(run, texts[:4])
+    each = [classify._predict_proba(mem, items, {}) for mem in model.members]
+    np.testing.assert_allclose(p, np.mean(each, axis=0), atol=1e-5)
+
+
+def test_single_model_run_is_unchanged_by_the_ensemble_option(tmp_path):
+    data, texts = _texts_csv(tmp_path)
+    one = _train(tmp_path / "a", data, text_col="t", label_col="y", min_freq=1, ensemble=1)
+    run, _ = _roundtrip(one, texts[:4])
+    assert "ensemble" not in run
+    assert not any(k.startswith("members.") for k in
+                   load_weights(classify.build_model(run), one).state_dict())
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"ensemble": 0}, "--ensemble: expected a positive number"),
+    ({"pretrain_epochs": -1}, "--pretrain-epochs: expected a number of epochs >= 0"),
+    ({"pretrain_epochs": 1, "num_layers": 2}, "--pretrain-epochs: expected a one-layer"),
+    ({"pretrain_share": 0.0}, "--pretrain-share: expected 0 < value <= 1"),
+])
+def test_bad_ensemble_and_pretraining_options(tmp_path, kw, match):
+    data, _ = _texts_csv(tmp_path)
+    with pytest.raises(classify.CLIError, match=match):
+        _train(tmp_path, data, text_col="t", label_col="y", **kw)
+    assert not (tmp_path / "run").exists()
+
+
+def test_pretraining_needs_text(tmp_path):
+    import pandas as pd
+
+    y = np.arange(30) % 2
+    pd.DataFrame({"a": y * 1.0, "b": -y * 1.0, "label": y}).to_csv(tmp_path / "f.csv",
+                                                                   index=False)
+    with pytest.raises(classify.CLIError, match="--pretrain-epochs: expected text data"):
+        _train(tmp_path, tmp_path / "f.csv", pretrain_epochs=2)
+
+
+def test_ensemble_members_hold_out_different_validation_splits():
+    y = np.array([0] * 60 + [1] * 40)
+    ds = TextClassData(tuple(f"t{i}" for i in range(100)), y, ("a",), np.array([0]), ("x", "y"))
+    items = classify_data.Items(np.arange(100)[:, None], np.ones(100), y)
+    cfg = {"val_frac": 0.1, "seed": 0}
+    splits = [classify._member_split(cfg, ds, items, i) for i in range(3)]
+    held = [set(v.x[:, 0].tolist()) for _, v in splits]
+    for (fit, val), h in zip(splits, held):
+        assert len(val) == 10 and np.bincount(val.y.numpy()).tolist() == [6, 4]
+        assert set(fit.x[:, 0].tolist()) == set(range(100)) - h
+    assert held[0] != held[1] != held[2]
+    # member 0 keeps the single-model split; no validation split when val_frac is 0
+    keep, _ = classify_data.stratified_split(y, 0.1, 1)
+    assert splits[0][0].x[:, 0].tolist() == keep.tolist()
+    assert classify._member_split({"val_frac": 0.0, "seed": 0}, ds, items, 2) == (items, None)

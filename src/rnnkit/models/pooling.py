@@ -8,6 +8,9 @@ Kinds (``POOLINGS``):
   direction has read the whole sequence).
 * ``mean``      — ``Σ_t m_bt y_bt / Σ_t m_bt`` with the mask ``m_bt = [t < lengths[b]]``.
 * ``max``       — ``max_t`` over valid steps (padding is set to ``-inf`` first).
+* ``maxmean``   — ``[max | mean]``, both of the above concatenated: ``[B, 2F]`` (Howard &
+  Ruder's concat pooling without the last step; the max picks out salient phrases, the mean
+  summarises the whole text).
 * ``attention`` — additive attention (Bahdanau / Yang et al. 2016):
   ``s_bt = vᵀ tanh(W y_bt + b)``, ``α_bt = softmax_t(s_bt)`` over valid steps (``α = 0`` on
   padding, ``Σ_t α_bt = 1``), pooled ``Σ_t α_bt y_bt``. The weights ``α`` are returned.
@@ -31,7 +34,7 @@ from rnnkit.functional.masking import lengths_to_mask
 
 __all__ = ["POOLINGS", "SequencePooling", "length_mask"]
 
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "maxmean", "attention")
 
 
 def length_mask(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor:
@@ -56,6 +59,7 @@ class SequencePooling(nn.Module):
         attention_size: hidden size of the attention scorer (default ``F``).
 
     ``α`` (the attention weights) is returned for ``attention``, ``None`` otherwise.
+    ``out_features`` is the pooled size: ``2F`` for ``maxmean``, else ``F``.
     """
 
     def __init__(self, kind: str, features: int, directions: int = 1,
@@ -63,11 +67,12 @@ class SequencePooling(nn.Module):
         super().__init__()
         if kind not in POOLINGS:
             raise ValueError(f"SequencePooling: expected kind in {list(POOLINGS)}, got {kind!r}. "
-                             f"Pass --pooling last, mean, max or attention.")
+                             f"Pass --pooling last, mean, max, maxmean or attention.")
         if directions not in (1, 2) or features % directions:
             raise ValueError(f"SequencePooling: expected directions 1 or 2 dividing features, "
                              f"got directions={directions}, features={features}.")
         self.kind, self.features, self.directions = kind, features, directions
+        self.out_features = 2 * features if kind == "maxmean" else features
         if kind == "attention":
             size = attention_size or features
             self.score = nn.Sequential(nn.Linear(features, size), nn.Tanh(),
@@ -84,11 +89,13 @@ class SequencePooling(nn.Module):
                              "Drop empty sequences.")
         if self.kind == "last":
             return self._last(y, mask), None
-        if self.kind == "mean":
-            m = mask.unsqueeze(-1).to(y.dtype)
-            return (y * m).sum(1) / m.sum(1), None
-        if self.kind == "max":
-            return y.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1), None
+        if self.kind in ("mean", "max", "maxmean"):
+            m = mask.unsqueeze(-1)
+            mean = (y * m.to(y.dtype)).sum(1) / m.sum(1).to(y.dtype)
+            if self.kind == "mean":
+                return mean, None
+            peak = y.masked_fill(~m, float("-inf")).amax(1)
+            return (peak if self.kind == "max" else torch.cat([peak, mean], dim=1)), None
         scores = self.score(y).squeeze(-1).float().masked_fill(~mask, float("-inf"))
         alpha = torch.softmax(scores, dim=1).to(y.dtype)
         return torch.einsum("bt,btf->bf", alpha, y), alpha

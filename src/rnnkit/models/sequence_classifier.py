@@ -13,8 +13,9 @@ Architecture (``x [B, T, C]``, ``lengths [B]``)::
   ``Conv1d(k) → BatchNorm → ReLU`` with ``conv_channels`` filters and ``conv_kernels`` widths,
   ``same`` padding. Padded steps are zeroed after every block and excluded from the batch
   statistics, so padding never leaks into valid steps.
-* Pooling over valid steps: ``last | mean | max | attention`` (:mod:`rnnkit.models.pooling`);
-  attention weights are returned by :meth:`SequenceClassifier.forward_with_attention`.
+* Pooling over valid steps: ``last | mean | max | maxmean | attention``
+  (:mod:`rnnkit.models.pooling`); attention weights are returned by
+  :meth:`SequenceClassifier.forward_with_attention`.
 
 Example:
     >>> cfg = SequenceClassifierConfig(input_size=1, num_classes=2, pooling="attention")
@@ -57,7 +58,7 @@ class SequenceClassifierConfig:
         model: recurrent kind, one of ``lstm | gru | rnn | mingru | minlstm``.
         hidden_size, num_layers, bidirectional, layer_norm: the recurrent backbone.
         dropout: between recurrent layers and before the linear head.
-        pooling: ``last | mean | max | attention``.
+        pooling: ``last | mean | max | maxmean | attention``.
         conv: use the convolutional (FCN) part.
         conv_layout: ``parallel`` (FCN branch beside the RNN, LSTM-FCN) or ``serial`` (conv
             layers feed the RNN).
@@ -196,7 +197,8 @@ class SequenceClassifier(ClassifierSteps, nn.Module):
                                    bidirectional=c.bidirectional, **options)
         feats = backbone_output_size(self.rnn)
         self.pool = SequencePooling(c.pooling, feats, 2 if c.bidirectional else 1)
-        head_in = feats + (cin if c.conv and c.conv_layout == "parallel" else 0)
+        head_in = self.pool.out_features + (cin if c.conv and c.conv_layout == "parallel"
+                                            else 0)
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(head_in, c.num_classes)
 

@@ -160,6 +160,11 @@ class Items(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         return self.x[i, : self.lengths[i]], self.y[i]
 
+    def subset(self, index: np.ndarray) -> Items:
+        """The items at ``index`` (a new ``Items`` sharing nothing with this one)."""
+        index = np.asarray(index, dtype=np.int64)
+        return Items(self.x[index].numpy(), self.lengths[index], self.y[index].numpy())
+
 
 def encode(run: dict[str, Any], inputs, y: np.ndarray | None = None,
            lengths: np.ndarray | None = None) -> Items:
