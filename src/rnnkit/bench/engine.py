@@ -225,6 +225,30 @@ def _print(report: dict) -> None:
     print(f"keras: {report['keras']}")
 
 
+def _selection(p: argparse.ArgumentParser, a: argparse.Namespace,
+               ) -> tuple[set[str], list[int], list[str]]:
+    """Validated ``(variants, shape indices, cell families)`` from the command line."""
+    names = {f.lower(): f for f in VARIANTS}
+    families = []
+    for c in filter(None, a.cells.split(",")):
+        if c.strip().lower() not in names:
+            p.error(f"--cells: expected a comma list of {', '.join(VARIANTS)}, got {c!r}. "
+                    f"Pass e.g. --cells LSTM,GRU.")
+        families.append(names[c.strip().lower()])
+    shape_ids = []
+    for s in filter(None, a.shapes.split(",")):
+        if not (s.strip().isdigit() and int(s) < len(SHAPES)):
+            p.error(f"--shapes: expected indices 0..{len(SHAPES) - 1} into {SHAPES}, got "
+                    f"{s!r}. Pass e.g. --shapes 0,2.")
+        shape_ids.append(int(s))
+    only = set(filter(None, a.variants.split(",")))
+    known = {v for f in families for v in VARIANTS[f]}
+    if only - known:
+        p.error(f"--variants: expected some of {sorted(known)}, got "
+                f"{sorted(only - known)}. Pass e.g. --variants standard,layer_norm.")
+    return only, shape_ids, families
+
+
 def main(argv: list[str] | None = None) -> int:
     # both sides run in this process, so both reuse freed buffers instead of page-faulting
     # them in again on every call (which dominates timings on a VM; kernels/allocator.py)
@@ -255,10 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     report = {"threads": torch.get_num_threads(), "clock": a.clock,
               "peak_gflops_fp32": _peak_gflops(),
               "peak_gflops_bf16": _peak_gflops(torch.bfloat16), "keras": keras_note, "cases": []}
-    only = set(filter(None, a.variants.split(",")))
-    for si in (int(s) for s in a.shapes.split(",")):
+    only, shape_ids, families = _selection(p, a)
+    for si in shape_ids:
         shape = SHAPES[si]
-        for family in a.cells.split(","):
+        for family in families:
             for variant in VARIANTS[family]:
                 if only and variant not in only:
                     continue
