@@ -22,11 +22,32 @@ VARIANTS = {
 
 @pytest.mark.parametrize("name", ["lstm", "rnn"])
 def test_standard_layers_choose_torch(name):
-    layer = {"lstm": rnnkit.LSTM, "rnn": rnnkit.RNN}[name](3, 4, strict=True)
-    x = torch.randn(5, 2, 3)
+    cls, H = {"lstm": (rnnkit.LSTM, 4),
+              "rnn": (rnnkit.RNN, 256)}[name]
+    layer = cls(3, H, strict=True)
+    x = torch.randn(5, 8 if name == "rnn" else 2, 3)  # B·H·H above the Elman C loop's limit
     assert layer.explain(x).name == "torch"
     layer(x)
     assert layer.last_kernel == "torch"
+
+
+def test_small_elman_on_cpu_chooses_the_native_engine_and_says_why(monkeypatch):
+    """A small Elman RNN (B·H·H <= elman.SEQ_MACS) runs in one C call, many times faster than
+    torch's per-step CPU loop, so auto takes the engine; impl='torch' still forces torch."""
+    from rnnkit.kernels import torch_fused
+
+    layer = rnnkit.RNN(3, 4, strict=True)
+    x = torch.randn(5, 2, 3)
+    choice = layer.explain(x)
+    assert choice.name == "engine"
+    assert "small Elman RNN on CPU" in choice.reasons["torch"]
+    layer(x)
+    assert layer.last_kernel == "engine"
+    forced = rnnkit.RNN(3, 4, impl="torch")
+    forced(x)
+    assert forced.last_kernel == "torch"
+    monkeypatch.setattr(torch_fused, "_native_engine", lambda: False)
+    assert layer.explain(x).name == "torch"
 
 
 def test_standard_gru_on_cpu_chooses_the_native_engine_and_says_why(monkeypatch):

@@ -12,7 +12,7 @@ from rnnkit.layers.regularization import recurrent_dropout_mask, zoneout_weights
 
 CASES = {  # spec -> uses FusedLSTM / FusedGRU / FusedElman with every optional input on
     "lstm-all": True, "lstm": False, "gru-reset-before-layernorm": True, "gru-layernorm": True,
-    "gru": False, "elman-tanh": True, "elman-relu": False,
+    "gru": False, "gru-reset-before": True, "elman-tanh": True, "elman-relu": False,
 }
 
 

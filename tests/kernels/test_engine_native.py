@@ -7,7 +7,7 @@ import torch
 from test_engine import make_run, outputs_and_grads
 
 from cell_specs import CELL_SPECS
-from rnnkit.kernels.engine import gru_native, lstm_native, native
+from rnnkit.kernels.engine import elman, gru_native, lstm_native, native
 from rnnkit.kernels.engine.driver import ENGINE, run_engine
 from rnnkit.kernels.torch_fused import StepGemm, linear, mm_nt, mm_tn
 
@@ -19,18 +19,19 @@ needs_native = pytest.mark.skipif(native.lstm_lib() is None, reason=native.statu
 @pytest.mark.parametrize("ragged", [True, False], ids=["ragged", "full"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("spec", ["lstm", "lstm-peephole", "lstm-layernorm", "lstm-proj",
-                                  "lstm-all", "gru", "gru-layernorm"])
+                                  "lstm-all", "gru", "gru-layernorm", "gru-reset-before",
+                                  "elman-tanh", "elman-relu"])
 def test_native_equals_fallback(spec, dtype, ragged, loop, monkeypatch):
     """Forward, final state and every gradient (LN gains / biases, peepholes, b_ih + b_hh
     folded into the step) of the native step equal the pure-PyTorch loops: both with a GEMM
     call per step and with the whole sequence in one C call (small B·H, LSTM without proj)."""
     cell = CELL_SPECS[spec](5, 7, dtype=dtype)
     run = make_run(cell, 4, 9, ragged, True, 0.3, 0.2, True, dtype=dtype)
-    for mod in (lstm_native, gru_native):
+    for mod in (lstm_native, gru_native, elman):
         monkeypatch.setattr(mod, "SEQ_MACS", 0 if loop == "per-step" else 1 << 30)
     y1, s1, g1 = outputs_and_grads(run_engine, run)
-    monkeypatch.setattr(lstm_native, "usable", lambda xp: False)
-    monkeypatch.setattr(gru_native, "usable", lambda xp: False)
+    for mod in (lstm_native, gru_native, elman):
+        monkeypatch.setattr(mod, "usable", lambda xp: False)
     y2, s2, g2 = outputs_and_grads(run_engine, run)
     # float32: summation orders differ (C vs torch) -- exactness is the float64 cases' job
     tol = {"atol": 1e-12, "rtol": 1e-12} if dtype == torch.float64 else {"atol": 1e-5,
@@ -264,7 +265,7 @@ def test_native_loops_are_right_under_bf16_autocast(name, seq, monkeypatch):
     hand bf16 memory to a float32 step): outputs and input gradients stay near fp32."""
     import rnnkit
 
-    for mod in (lstm_native, gru_native):
+    for mod in (lstm_native, gru_native, elman):
         monkeypatch.setattr(mod, "SEQ_MACS", 1 << 30 if seq else 0)
     cls = {"gru": rnnkit.GRU, "rnn": rnnkit.RNN, "lstm": rnnkit.LSTM,
            "mingru": rnnkit.MinGRU, "minlstm": rnnkit.MinLSTM}[name.split("-")[0]]
@@ -283,3 +284,64 @@ def test_native_loops_are_right_under_bf16_autocast(name, seq, monkeypatch):
     for a, b in zip(run(True), run(False), strict=True):
         assert torch.isfinite(a).all()
         assert ((a - b).abs().max() / b.abs().max()) < 3e-2
+
+
+@needs_native
+@pytest.mark.parametrize("ragged", [False, True])
+@pytest.mark.parametrize("kw", [{}, {"zoneout": 0.3}, {"recurrent_dropout": 0.2},
+                                {"bias": False}], ids=["plain", "zoneout", "recdrop", "nobias"])
+def test_reset_before_gru_whole_sequence_loop_matches_torch_loop(kw, ragged, monkeypatch):
+    """Small reset-before GRUs run in one C call (training and inference); large ones and
+    layer norm keep the torch loop. Both give the same outputs, states and gradients."""
+    import rnnkit
+
+    torch.manual_seed(0)
+    layer = rnnkit.GRU(5, 8, batch_first=True, reset_after=False, **kw)
+    x = torch.randn(4, 11, 5)
+    lengths = torch.tensor([11, 7, 3, 1]) if ragged else None
+    assert gru_native.rb_usable(torch.empty(4, 11, 24), None)
+    assert not gru_native.rb_usable(torch.empty(4, 11, 24), torch.ones(24))
+
+    def run(native_ok, training):
+        monkeypatch.setattr(gru_native, "rb_usable", lambda xp, ln: native_ok)
+        layer.train(training)
+        torch.manual_seed(1)  # the same dropout / zoneout masks on both sides
+        xi = x.clone().requires_grad_()
+        y, h = layer(xi, lengths=lengths)
+        w = torch.linspace(-1, 1, y.numel()).view_as(y)
+        loss = (y * w).sum() + (h * h).sum()
+        grads = torch.autograd.grad(loss, [xi, *layer.parameters()])
+        return y, h, grads
+
+    for training in (True, False):
+        (y1, h1, g1), (y2, h2, g2) = run(True, training), run(False, training)
+        torch.testing.assert_close(y1, y2, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(h1, h2, atol=1e-5, rtol=1e-4)
+        for a, b in zip(g1, g2, strict=True):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+@needs_native
+@pytest.mark.parametrize("ragged", [False, True])
+@pytest.mark.parametrize("name,kw", [
+    ("gru-reset-before", {"reset_after": False, "zoneout": 0.3}),
+    ("gru-reset-before", {"reset_after": False, "recurrent_dropout": 0.2}),
+    ("elman-tanh", {"zoneout": 0.3}), ("elman-relu", {"nonlinearity": "relu", "zoneout": 0.3}),
+    ("elman-tanh", {"recurrent_dropout": 0.2})])
+def test_whole_sequence_loops_in_inference_match_the_torch_loop(name, kw, ragged, monkeypatch):
+    """Under no_grad (nothing kept for a backward; zoneout as its expectation) the one-call C
+    loops of the reset-before GRU and the Elman RNN equal the per-step torch loops."""
+    import rnnkit
+
+    torch.manual_seed(0)
+    cls = rnnkit.GRU if name.startswith("gru") else rnnkit.RNN
+    layer = cls(5, 8, num_layers=2, batch_first=True, **kw).eval()
+    x = torch.randn(4, 11, 5)
+    lengths = torch.tensor([11, 7, 3, 1]) if ragged else None
+    with torch.no_grad():
+        y1, h1 = layer(x, lengths=lengths)
+        monkeypatch.setattr(gru_native, "rb_usable", lambda xp, ln: False)
+        monkeypatch.setattr(elman, "usable", lambda xp: False)
+        y2, h2 = layer(x, lengths=lengths)
+    torch.testing.assert_close(y1, y2, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(h1, h2, atol=1e-5, rtol=1e-4)

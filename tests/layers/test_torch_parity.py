@@ -89,8 +89,10 @@ def test_parity_with_torch_nn(case):
     (o1, s1, g1), (o2, s2, g2) = results
     # auto: torch's fused op for equal lengths; on CPU, ragged batches go to the engine, which
     # skips padded steps (torch's packed op is not oneDNN's there and trains ~2.5x slower).
-    # CPU GRU goes to the native engine too (torch has no oneDNN GRU; the engine is faster).
-    engine_auto = ragged or (mode == "gru" and native.lstm_lib() is not None)
+    # CPU GRU goes to the native engine too (torch has no oneDNN GRU; the engine is faster),
+    # and so do these small Elman RNNs (the engine runs them in one C call).
+    engine_auto = ragged or (mode in ("gru", "rnn-tanh", "rnn-relu")
+                             and native.lstm_lib() is not None)
     expected = ("engine" if engine_auto else "torch") if impl == "auto" else impl
     assert ours.last_kernel == expected
     torch.testing.assert_close(o2, o1, rtol=1e-10, atol=1e-10)

@@ -129,3 +129,110 @@ int64_t gru_seq_bwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes,
 
 GDEFINE_SEQ(float, f32)
 GDEFINE_SEQ(double, f64)
+
+/* Reset-before (Cho et al. 2014) GRU, whole sequence in one call for small problems (no layer
+ * norm). W_hh = [W_rz (2H, H); W_n (H, H)] row-major, hb = b_hh (3H) or NULL:
+ *   h_in = h_{t-1} ⊙ m;  r, z = σ(x_rz + W_rz h_in + b_rz);  q = r ⊙ h_in
+ *   n = tanh(x_n + W_n q + b_n);  h_t = n + z ⊙ (h_{t-1} − n);  zoneout: lerp towards h_{t-1}
+ * rb_seq_fwd fills rz, nn (per step, or overwritten when their time stride is 0) and y;
+ * scratch: 3H + H.  rb_seq_bwd walks the steps in reverse with acc = ∂L/∂h (B, H) carried,
+ * writes dx = ∂L/∂[x_r, x_z, x_n] (equal to the gradient of the GEMM outputs) and an = q
+ * (for dW_n = Σ dnᵀ q); scratch: 4H. */
+#define GDEFINE_RB(T, SFX) \
+void grurb_seq_fwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, const T *w, \
+                         const T *hb, T *scratch) { \
+    const int64_t H = k->H, fl = k->flags; \
+    T *restrict hin = scratch, *restrict q = scratch + H, *restrict a = scratch + 2 * H; \
+    for (int64_t t = 0; t < steps; ++t) { \
+        const int64_t n = sizes[t]; \
+        if (n == 0) break; \
+        for (int64_t r = 0; r < n; ++r) { \
+            const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
+            const T *m = (fl & G_MASK) ? gat_##SFX(&k->m, 0, r) : 0; \
+            const T *x = gat_##SFX(&k->x, t, r); \
+            T *rz = gat_##SFX(&k->rz, t, r), *nn = gat_##SFX(&k->nn, t, r); \
+            T *y = gat_##SFX(&k->y, t, r); \
+            for (int64_t j = 0; j < H; ++j) hin[j] = m ? hp[j] * m[j] : hp[j]; \
+            for (int64_t g = 0; g < 2 * H; ++g) { \
+                const T *restrict wr = w + g * H; \
+                T s = 0; \
+                for (int64_t j = 0; j < H; ++j) s += wr[j] * hin[j]; \
+                a[g] = hb ? s + hb[g] : s; \
+            } \
+            _Pragma("GCC ivdep") for (int64_t g = 0; g < 2 * H; ++g) \
+                rz[g] = (T)1 / ((T)1 + rk_exp_##SFX(-(x[g] + a[g]))); \
+            for (int64_t j = 0; j < H; ++j) q[j] = rz[j] * hin[j]; \
+            for (int64_t i = 0; i < H; ++i) { \
+                const T *restrict wr = w + (2 * H + i) * H; \
+                T s = 0; \
+                for (int64_t j = 0; j < H; ++j) s += wr[j] * q[j]; \
+                a[i] = hb ? s + hb[2 * H + i] : s; \
+            } \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+                T v = x[2 * H + j] + a[j]; \
+                T nv = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * v)); \
+                nn[j] = nv; \
+                y[j] = nv + rz[H + j] * (hp[j] - nv); \
+            } \
+            if (fl & G_ZH) { \
+                const T *zd = (fl & G_ZH_MASK) ? gat_##SFX(&k->zh, t, r) : 0; \
+                const T zv = (T)k->zhv; \
+                _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
+                    y[j] += (zd ? zd[j] : zv) * (hp[j] - y[j]); \
+            } \
+        } \
+    } \
+} \
+ \
+void grurb_seq_bwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, const T *w, \
+                         T *scratch) { \
+    const int64_t H = k->H, fl = k->flags; \
+    T *restrict hin = scratch, *restrict dq = scratch + H, *restrict direct = scratch + 2 * H; \
+    T *restrict dhin = scratch + 3 * H; \
+    for (int64_t t = steps - 1; t >= 0; --t) { \
+        const int64_t n = sizes[t]; \
+        if (n == 0) continue; \
+        for (int64_t r = 0; r < n; ++r) { \
+            const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
+            const T *m = (fl & G_MASK) ? gat_##SFX(&k->m, 0, r) : 0; \
+            const T *zd = (fl & G_ZH_MASK) ? gat_##SFX(&k->zh, t, r) : 0; \
+            const T zv = (fl & G_ZH) ? (T)k->zhv : (T)0; \
+            const T *rz = gat_##SFX(&k->rz, t, r), *nn = gat_##SFX(&k->nn, t, r); \
+            const T *dy = gat_##SFX(&k->dy, t, r); \
+            T *acc = gat_##SFX(&k->acc, 0, r), *dx = gat_##SFX(&k->dx, t, r); \
+            T *qo = gat_##SFX(&k->an, t, r); \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+                hin[j] = m ? hp[j] * m[j] : hp[j]; \
+                T d = acc[j] + dy[j]; \
+                T az = d * (zd ? zd[j] : zv); \
+                d -= az; \
+                T zz = rz[H + j], nv = nn[j]; \
+                dx[H + j] = d * (hp[j] - nv) * zz * ((T)1 - zz); \
+                dx[2 * H + j] = (d - d * zz) * ((T)1 - nv * nv); \
+                direct[j] = d * zz + az; \
+                qo[j] = rz[j] * hin[j]; \
+                dq[j] = 0; \
+            } \
+            for (int64_t i = 0; i < H; ++i) { /* dq = W_nᵀ dn */ \
+                const T s = dx[2 * H + i]; \
+                const T *restrict wr = w + (2 * H + i) * H; \
+                for (int64_t j = 0; j < H; ++j) dq[j] += s * wr[j]; \
+            } \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+                T rr = rz[j]; \
+                dx[j] = dq[j] * hin[j] * rr * ((T)1 - rr); \
+                dhin[j] = dq[j] * rr; \
+            } \
+            for (int64_t g = 0; g < 2 * H; ++g) { /* dh_in += W_rzᵀ [dr, dz] */ \
+                const T s = dx[g]; \
+                const T *restrict wr = w + g * H; \
+                for (int64_t j = 0; j < H; ++j) dhin[j] += s * wr[j]; \
+            } \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
+                acc[j] = (m ? dhin[j] * m[j] : dhin[j]) + direct[j]; \
+        } \
+    } \
+}
+
+GDEFINE_RB(float, f32)
+GDEFINE_RB(double, f64)

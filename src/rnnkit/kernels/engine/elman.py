@@ -2,16 +2,57 @@
 
 Forward per step: ``h_t = act(X_t + h_in W_hhᵀ)`` as one addmm plus one in-place activation,
 ``X = xp + b_hh`` added once. Backward: one mm per step; dW_hh as one GEMM after the loop.
+Small problems (B·H·H <= SEQ_MACS) run every step, forward and backward, in one native C call
+(``csrc/elman_pointwise.c``), where the per-step torch calls would cost more than the math.
 """
 
 from __future__ import annotations
 
-import torch
+import ctypes
 
+import torch
+from torch import Tensor
+
+from rnnkit.kernels.engine import native
 from rnnkit.kernels.engine._common import final_rows, mask_at, needs_grad, tanh_bwd
+from rnnkit.kernels.engine.lstm_native import _arr, usable
 from rnnkit.kernels.torch_fused import StepGemm, mm_tn
 
 __all__ = ["FusedElman", "run_elman"]
+
+SEQ_MACS = 1 << 18  # B·H·H at or below this: the whole sequence in one C call
+RELU, ZH, ZH_MASK, MASK = 1, 4, 8, 128
+
+
+def _native(xp: Tensor) -> bool:
+    B, _, H = xp.shape
+    return B * H * H <= SEQ_MACS and usable(xp)
+
+
+def _fn(kind: str, dtype):
+    sfx = "f32" if dtype == torch.float32 else "f64"
+    return getattr(native.lstm_lib(), f"elman_seq_{kind}_{sfx}")
+
+
+def _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep):
+    """Every step in one C call: ``(Y, A, ctx struct, tensors it points to)``."""
+    T, B, H = X.shape
+    Y = X.new_zeros(T, B, H)
+    A = None if zh is None else X.new_zeros(T if keep else 1, B, H)
+    h0 = h0.contiguous()
+    m = None if m is None else m.contiguous()
+    zh_t = zh.contiguous() if isinstance(zh, Tensor) else None
+    kc = native.ElmanCtx()
+    kc.H = H
+    kc.flags = ((RELU if relu else 0) | (MASK if m is not None else 0)
+                | (0 if zh is None else ZH | (ZH_MASK if zh_t is not None else 0)))
+    kc.zhv = float(zh) if zh is not None and zh_t is None else 0.0
+    kc.x, kc.a, kc.y = _arr(X), _arr(A), _arr(Y)
+    kc.h0, kc.zh, kc.m = _arr(h0), _arr(zh_t), _arr(m)
+    # every buffer the C loop reads is bound to a name (a temporary would be freed first)
+    w, sz, hin = w_hh.contiguous(), torch.tensor(sizes, dtype=torch.int64), X.new_empty(H)
+    _fn("fwd", X.dtype)(ctypes.byref(kc), T, sz.data_ptr(), w.data_ptr(), hin.data_ptr())
+    return Y, A, kc, (h0, m, zh_t)  # (x is not read by the backward)
 
 
 class FusedElman(torch.autograd.Function):
@@ -23,6 +64,14 @@ class FusedElman(torch.autograd.Function):
         if bias is not None:
             X = X + bias
         T, B, H = X.shape
+        ctx.native = _native(xp)
+        if ctx.native:
+            Y, A, kc, held = _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep)
+            if keep:
+                ctx.save_for_backward(h0, w_hh, m, Y, A)
+                ctx.zh, ctx.relu, ctx.sizes, ctx.has_bias = zh, relu, sizes, bias is not None
+                ctx.kc = (kc, held)
+            return Y, final_rows(Y, lengths)
         Y = X.new_zeros(T, B, H)
         A = X.new_zeros(T, B, H) if (zh is not None and keep) else None
         gemm = StepGemm(w_hh, B, T)
@@ -51,8 +100,18 @@ class FusedElman(torch.autograd.Function):
         gh = dhn.clone() if dhn is not None else h0.new_zeros(B, H)
         dY = dY if dY is not None else Y.new_zeros(Y.shape)
         DA = Y.new_zeros(T, B, H)
-        gemm = StepGemm(w_hh.t().contiguous(), B, T)
-        for t in range(T - 1, -1, -1):
+        steps = T
+        if ctx.native:  # every step in one C call; the ctx struct still points at its inputs
+            kc, _ = ctx.kc
+            gh, dY = gh.contiguous(), dY.contiguous()
+            kc.acc, kc.dy, kc.da = _arr(gh), _arr(dY), _arr(DA)
+            w, sz, scratch = (w_hh.contiguous(), torch.tensor(ctx.sizes, dtype=torch.int64),
+                              Y.new_empty(2 * H))
+            _fn("bwd", Y.dtype)(ctypes.byref(kc), T, sz.data_ptr(), w.data_ptr(),
+                                scratch.data_ptr())
+            steps = 0
+        gemm = StepGemm(w_hh.t().contiguous(), B, steps)
+        for t in range(steps - 1, -1, -1):
             n = ctx.sizes[t]
             if n == 0:
                 continue

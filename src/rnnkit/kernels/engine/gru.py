@@ -57,6 +57,10 @@ class FusedGRU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, reset_after, sizes, lengths, keep):
         ctx.native = reset_after and gru_native.usable(xp)
+        ctx.native_rb = not reset_after and gru_native.rb_usable(xp, ln_w)
+        if ctx.native_rb:  # small reset-before problem: the whole sequence in one C call
+            ctx.zh, ctx.reset_after, ctx.sizes = zh, reset_after, sizes
+            return gru_native.rb_forward(ctx, xp, hb, h0, w_hh, m, zh, sizes, lengths, keep)
         if ctx.native:
             ctx.zh, ctx.reset_after, ctx.sizes = zh, reset_after, sizes
             return gru_native.forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep)
@@ -106,6 +110,9 @@ class FusedGRU(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dY, dhn):
+        if ctx.native_rb:
+            DX, Q, gh = gru_native.rb_backward(ctx, dY, dhn)
+            return _grads(ctx, DX, None, DX, Q, gh, None)
         if ctx.native:
             DX, DA, DS, gh, d_lnw = gru_native.backward(ctx, dY, dhn)
             return _grads(ctx, DX, DA, DS, None, gh, d_lnw)

@@ -1,6 +1,10 @@
-"""The reset-after GRU loops of ``gru.py`` with the pointwise step in native C
-(``csrc/gru_pointwise.c``): per step one GEMM (plus layer norm when on) and one C call, forward
-and backward. ``gru.py`` falls back to its own loops where this does not apply."""
+"""The GRU loops of ``gru.py`` in native C (``csrc/gru_pointwise.c``).
+
+Reset-after: per step one GEMM (plus layer norm when on) and one C call, forward and backward;
+small problems (B·3H·H <= SEQ_MACS, no layer norm) run the whole sequence in one C call.
+Reset-before: only the small-problem whole-sequence loops (``rb_forward`` / ``rb_backward``;
+its two dependent GEMMs per step leave nothing to fuse for large ones, where ``gru.py``'s
+torch loop runs). ``gru.py`` falls back to its own loops where this does not apply."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from rnnkit.kernels.engine._common import final_rows
 from rnnkit.kernels.engine.lstm_native import _arr, usable
 from rnnkit.kernels.torch_fused import StepGemm
 
-__all__ = ["backward", "forward", "usable"]
+__all__ = ["backward", "forward", "rb_backward", "rb_forward", "rb_usable", "usable"]
 
 _EPS = 1e-5
 _aten = torch.ops.aten
@@ -22,7 +26,8 @@ ZH, ZH_MASK, MASK = 4, 8, 128
 
 
 def _fn(kind: str, dtype):
-    return getattr(native.lstm_lib(), f"gru_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
+    name = "grurb_" + kind[3:] if kind.startswith("rb_") else "gru_" + kind
+    return getattr(native.lstm_lib(), f"{name}_{'f32' if dtype == torch.float32 else 'f64'}")
 
 
 # Below this many multiply-adds per step (B · 3H · H) the whole sequence runs in one C call
@@ -34,6 +39,62 @@ def _seq(ln_w, B: int, H: int) -> bool:
     return ln_w is None and B * 3 * H * H <= SEQ_MACS
 
 
+def rb_usable(xp: Tensor, ln_w) -> bool:
+    """Whether the reset-before GRU runs natively: a small problem without layer norm."""
+    B, _, G3 = xp.shape
+    return usable(xp) and _seq(ln_w, B, G3 // 3)
+
+
+def _ctx(xp, h0, m, zh):
+    """The C context with the inputs every GRU loop reads; returns (ctx, zh tensor or None)."""
+    kc = native.GRUCtx()
+    kc.H = xp.shape[2] // 3
+    zh_t = zh.contiguous() if isinstance(zh, Tensor) else None
+    kc.flags = (MASK if m is not None else 0) | (0 if zh is None else ZH | (
+        ZH_MASK if zh_t is not None else 0))
+    kc.zhv = float(zh) if zh is not None and zh_t is None else 0.0
+    kc.x = native.Arr(xp.data_ptr(), xp.stride(1), xp.stride(0))
+    kc.h0, kc.zh, kc.m = _arr(h0), _arr(zh_t), _arr(m)
+    return kc, zh_t
+
+
+def rb_forward(ctx, xp, hb, h0, w_hh, m, zh, sizes, lengths, keep):
+    """Reset-before GRU over the whole sequence in one C call: ``(Y (T, B, H), h_n)``."""
+    T, B, G3 = xp.shape[1], xp.shape[0], xp.shape[2]
+    H, k = G3 // 3, (T if keep else 1)
+    h0 = h0.contiguous()
+    m = None if m is None else m.contiguous()
+    RZ, N, Y = xp.new_empty(k, B, 2 * H), xp.new_empty(k, B, H), xp.new_zeros(T, B, H)
+    kc, zh_t = _ctx(xp, h0, m, zh)
+    kc.rz, kc.nn, kc.y = _arr(RZ), _arr(N), _arr(Y)
+    w, hbc = w_hh.contiguous(), None if hb is None else hb.contiguous()
+    sz, scratch = torch.tensor(sizes, dtype=torch.int64), xp.new_empty(4 * H)
+    _fn("rb_seq_fwd", xp.dtype)(ctypes.byref(kc), T, sz.data_ptr(), w.data_ptr(),
+                                None if hbc is None else hbc.data_ptr(), scratch.data_ptr())
+    if keep:
+        ctx.save_for_backward(h0, w_hh, hb, None, m, Y, RZ, N)
+        ctx.gn = (kc, zh_t, xp)
+    return Y, final_rows(Y, lengths)
+
+
+def rb_backward(ctx, dY, dhn):
+    """``(DX (T, B, 3H), Q (T, B, H), ∂L/∂h0)`` of ``rb_forward``; DX is also the gradient of
+    the recurrent GEMM outputs (no layer norm), Q = r ⊙ h_in for dW_n."""
+    h0, w_hh, _, _, m, Y, _, _ = ctx.saved_tensors
+    kc, _, _ = ctx.gn  # the tensors in ctx.gn stay alive: the C loop reads them
+    T, B, H = Y.shape
+    acc = dhn.clone().contiguous() if dhn is not None else Y.new_zeros(B, H)
+    dY = dY.contiguous() if dY is not None else Y.new_zeros(Y.shape)
+    DX, Q = Y.new_zeros(T, B, 3 * H), Y.new_zeros(T, B, H)
+    kc.acc, kc.dy, kc.dx, kc.an = _arr(acc), _arr(dY), _arr(DX), _arr(Q)
+    # every buffer the C loop reads is bound to a name: a temporary's memory would be freed
+    # before the call
+    sz, w, scratch = torch.tensor(ctx.sizes, dtype=torch.int64), w_hh.contiguous(), Y.new_empty(4 * H)
+    _fn("rb_seq_bwd", Y.dtype)(ctypes.byref(kc), T, sz.data_ptr(), w.data_ptr(),
+                               scratch.data_ptr())
+    return DX, Q, acc
+
+
 def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep):
     X = xp.transpose(0, 1)
     T, B, G3 = X.shape
@@ -42,15 +103,8 @@ def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep):
     Y = X.new_zeros(T, B, H)
     h0 = h0.contiguous()
     m = None if m is None else m.contiguous()
-    zh_t = zh.contiguous() if isinstance(zh, Tensor) else None
-    kc = native.GRUCtx()
-    kc.H = H
-    kc.flags = (MASK if m is not None else 0) | (0 if zh is None else ZH | (
-        ZH_MASK if zh_t is not None else 0))
-    kc.zhv = float(zh) if zh is not None and zh_t is None else 0.0
-    kc.x = native.Arr(xp.data_ptr(), xp.stride(1), xp.stride(0))
+    kc, zh_t = _ctx(xp, h0, m, zh)
     kc.rz, kc.nn, kc.an, kc.y = _arr(RZ), _arr(N), _arr(AN), _arr(Y)
-    kc.h0, kc.zh, kc.m = _arr(h0), _arr(zh_t), _arr(m)
     step, pk = _fn("fwd", X.dtype), ctypes.byref(kc)
     raws, stats = [], []
     steps = T  # 0 when one C call ran the whole sequence

@@ -1,4 +1,4 @@
-"""The engine's optional native pointwise step: ``kernels/csrc/{lstm,gru}_pointwise.c``.
+"""The engine's optional native code: ``kernels/csrc/{lstm,gru,elman}_pointwise.c``.
 
 Built on first use and loaded with ctypes by ``rnnkit.kernels.native_build`` (system C
 compiler, cached in ``$RNNKIT_CACHE_DIR``). When no compiler is present, the build fails, or
@@ -12,9 +12,9 @@ import ctypes
 
 from rnnkit.kernels.native_build import CSRC, compiler, disabled, load_library
 
-__all__ = ["Arr", "GRUCtx", "LSTMCtx", "lstm_lib", "status"]
+__all__ = ["Arr", "ElmanCtx", "GRUCtx", "LSTMCtx", "lstm_lib", "status"]
 
-_SOURCES = (CSRC / "lstm_pointwise.c", CSRC / "gru_pointwise.c")
+_SOURCES = (CSRC / "lstm_pointwise.c", CSRC / "gru_pointwise.c", CSRC / "elman_pointwise.c")
 _state: dict = {}
 
 
@@ -45,6 +45,11 @@ class GRUCtx(ctypes.Structure):
                                       "acc", "dy", "dx", "da")])
 
 
+class ElmanCtx(ctypes.Structure):
+    _fields_ = ([("H", ctypes.c_int64), ("flags", ctypes.c_int64), ("zhv", ctypes.c_double)]
+                + [(a, Arr) for a in ("x", "a", "y", "h0", "zh", "m", "acc", "dy", "da")])
+
+
 def _load():
     lib, why = load_library("pointwise", _SOURCES, "the engine's native step",
                             (("-lmvec", "-lm"), ("-lm",)))
@@ -67,6 +72,15 @@ def _load():
         getattr(lib, f"gru_seq_fwd_{sfx}").restype = None
         getattr(lib, f"gru_seq_bwd_{sfx}").argtypes = [gctx, i64, ptr, ptr, ptr]
         getattr(lib, f"gru_seq_bwd_{sfx}").restype = i64
+        getattr(lib, f"grurb_seq_fwd_{sfx}").argtypes = [gctx, i64, ptr, ptr, ptr, ptr]
+        getattr(lib, f"grurb_seq_bwd_{sfx}").argtypes = [gctx, i64, ptr, ptr, ptr]
+        getattr(lib, f"grurb_seq_fwd_{sfx}").restype = None
+        ectx = ctypes.POINTER(ElmanCtx)
+        getattr(lib, f"elman_seq_fwd_{sfx}").argtypes = [ectx, i64, ptr, ptr, ptr]
+        getattr(lib, f"elman_seq_bwd_{sfx}").argtypes = [ectx, i64, ptr, ptr, ptr]
+        getattr(lib, f"elman_seq_fwd_{sfx}").restype = None
+        getattr(lib, f"elman_seq_bwd_{sfx}").restype = None
+        getattr(lib, f"grurb_seq_bwd_{sfx}").restype = None
     return lib, None
 
 
@@ -84,7 +98,9 @@ def status() -> str:
             return "pure-PyTorch pointwise step (native step disabled by RNNKIT_NATIVE=0)"
         if compiler() is None:
             return "pure-PyTorch pointwise step (no C compiler found; set CC to enable native)"
-        return "native C pointwise step for LSTM and reset-after GRU (built on first use)"
+        return ("native C pointwise step for LSTM and reset-after GRU, whole-sequence C loops "
+                "for small problems (reset-before GRU and Elman too; built on first use)")
     if _state["lib"] is None:
         return f"pure-PyTorch pointwise step ({_state['why']})"
-    return "native C pointwise step for LSTM and reset-after GRU"
+    return ("native C pointwise step for LSTM and reset-after GRU, whole-sequence C loops for "
+            "small problems (reset-before GRU and Elman too)")

@@ -1,0 +1,101 @@
+/* rnnkit engine: the Elman RNN (tanh / relu) over a whole sequence in one call, for small
+ * problems where per-step torch calls cost more than the arithmetic (float and double).
+ *
+ * Forward, per step t over the running prefix of rows (sizes[t], lengths sorted descending):
+ *   h_in = h_{t-1} ⊙ m;   a_t = act(x_t + W_hh h_in)       (x = W_ih x + b_ih + b_hh, given)
+ *   h_t = a_t + d_t ⊙ (h_{t-1} − a_t)                       (zoneout; d a mask or a scalar)
+ * a_t is stored in `a` when zoneout is on (else h_t = a_t is y itself).
+ * Backward, steps in reverse with acc = ∂L/∂h (B, H) carried:
+ *   g = acc + dy_t;  g_z = g ⊙ d_t;  g_a = g − g_z;  da_t = g_a ⊙ act'(a_t)
+ *   acc = (W_hhᵀ da_t) ⊙ m + g_z
+ * da (T, B, H) is then the gradient of x_t (and of W_hh's GEMM output) for the caller.
+ * W_hh is (H, H) row-major; the products are dot products / axpys over its rows. */
+#include <math.h>
+#include <stdint.h>
+
+#include "rnnkit_exp.h"
+
+typedef struct { void *p; int64_t ts, rs; } earr;
+
+typedef struct {
+    int64_t H, flags;
+    double zhv;
+    earr x, a, y, h0, zh, m, acc, dy, da;
+} elman_ctx;
+
+enum { E_RELU = 1, E_ZH = 4, E_ZH_MASK = 8, E_MASK = 128 };
+
+#define EDEFINE(T, SFX) \
+static inline T *eat_##SFX(const earr *a, int64_t t, int64_t r) { \
+    return (T *)a->p + t * a->ts + r * a->rs; \
+} \
+void elman_seq_fwd_##SFX(const elman_ctx *k, int64_t steps, const int64_t *sizes, const T *w, \
+                         T *hin) { \
+    const int64_t H = k->H, fl = k->flags; \
+    for (int64_t t = 0; t < steps; ++t) { \
+        const int64_t n = sizes[t]; \
+        if (n == 0) break; \
+        for (int64_t r = 0; r < n; ++r) { \
+            const T *hp = t ? eat_##SFX(&k->y, t - 1, r) : eat_##SFX(&k->h0, 0, r); \
+            const T *m = (fl & E_MASK) ? eat_##SFX(&k->m, 0, r) : 0; \
+            const T *x = eat_##SFX(&k->x, t, r); \
+            T *y = eat_##SFX(&k->y, t, r); \
+            T *a = (fl & E_ZH) ? eat_##SFX(&k->a, t, r) : y; \
+            for (int64_t j = 0; j < H; ++j) hin[j] = m ? hp[j] * m[j] : hp[j]; \
+            for (int64_t i = 0; i < H; ++i) { \
+                const T *restrict wr = w + i * H; \
+                T s = x[i]; \
+                for (int64_t j = 0; j < H; ++j) s += wr[j] * hin[j]; \
+                a[i] = s; \
+            } \
+            if (fl & E_RELU) { \
+                _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) \
+                    a[i] = a[i] > 0 ? a[i] : (T)0; \
+            } else { \
+                _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) \
+                    a[i] = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * a[i])); \
+            } \
+            if (fl & E_ZH) { \
+                const T *zd = (fl & E_ZH_MASK) ? eat_##SFX(&k->zh, t, r) : 0; \
+                const T zv = (T)k->zhv; \
+                _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) \
+                    y[i] = a[i] + (zd ? zd[i] : zv) * (hp[i] - a[i]); \
+            } \
+        } \
+    } \
+} \
+void elman_seq_bwd_##SFX(const elman_ctx *k, int64_t steps, const int64_t *sizes, const T *w, \
+                         T *scratch) { \
+    const int64_t H = k->H, fl = k->flags; \
+    T *restrict gz = scratch, *restrict gh = scratch + H; \
+    for (int64_t t = steps - 1; t >= 0; --t) { \
+        const int64_t n = sizes[t]; \
+        if (n == 0) continue; \
+        for (int64_t r = 0; r < n; ++r) { \
+            const T *m = (fl & E_MASK) ? eat_##SFX(&k->m, 0, r) : 0; \
+            const T *zd = (fl & E_ZH_MASK) ? eat_##SFX(&k->zh, t, r) : 0; \
+            const T zv = (fl & E_ZH) ? (T)k->zhv : (T)0; \
+            const T *a = (fl & E_ZH) ? eat_##SFX(&k->a, t, r) : eat_##SFX(&k->y, t, r); \
+            const T *dy = eat_##SFX(&k->dy, t, r); \
+            T *acc = eat_##SFX(&k->acc, 0, r), *da = eat_##SFX(&k->da, t, r); \
+            _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) { \
+                T g = acc[i] + dy[i]; \
+                T z = g * (zd ? zd[i] : zv); \
+                g -= z; \
+                gz[i] = z; \
+                da[i] = (fl & E_RELU) ? (a[i] > 0 ? g : (T)0) : g * ((T)1 - a[i] * a[i]); \
+                gh[i] = 0; \
+            } \
+            for (int64_t i = 0; i < H; ++i) { /* gh = W_hhᵀ da */ \
+                const T s = da[i]; \
+                const T *restrict wr = w + i * H; \
+                for (int64_t j = 0; j < H; ++j) gh[j] += s * wr[j]; \
+            } \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
+                acc[j] = (m ? gh[j] * m[j] : gh[j]) + gz[j]; \
+        } \
+    } \
+}
+
+EDEFINE(float, f32)
+EDEFINE(double, f64)
