@@ -144,3 +144,38 @@ def test_gpu_engine_and_torch_match_cpu(name):
     y_gpu, _ = layer.cuda()(x.cuda())
     assert layer.last_kernel == "engine"
     torch.testing.assert_close(y_gpu.cpu(), y_cpu, atol=1e-4, rtol=1e-4)
+
+
+def test_one_step_of_a_small_lstm_on_cpu_runs_in_the_engine():
+    """Streaming: torch's fused op has a fixed cost that dominates one step; the engine's
+    native call is cheaper for small LSTMs, so auto takes it (impl='torch' still forces)."""
+    layer = rnnkit.LSTM(3, 4, batch_first=True, strict=True)
+    choice = layer.explain(torch.randn(2, 1, 3))
+    assert choice.name == "engine"
+    assert "one step of a small LSTM on CPU" in choice.reasons["torch"]
+    assert layer.explain(torch.randn(2, 5, 3)).name == "torch"  # whole sequences: torch
+    assert rnnkit.LSTM(3, 4, proj_size=2).explain(torch.randn(1, 2, 3)).name == "torch"
+    forced = rnnkit.LSTM(3, 4, batch_first=True, impl="torch")
+    forced.step(torch.randn(2, 3))
+    assert forced.last_kernel == "torch"
+
+
+def test_step_caches_its_kernel_plan_and_rechooses_when_the_mode_changes(monkeypatch):
+    from rnnkit.layers import dispatch
+
+    calls = []
+    real = dispatch.choose
+    monkeypatch.setattr(dispatch, "choose", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    layer = rnnkit.LSTM(3, 4, num_layers=2, batch_first=True, zoneout=0.2).eval()
+    x = torch.randn(2, 3)
+    with torch.no_grad():
+        _, s = layer.step(x)
+        first = len(calls)
+        assert first > 0
+        for _ in range(3):
+            _, s = layer.step(x, s)
+        assert len(calls) == first  # cached: no eligibility checks per step
+        layer.train()
+        layer.step(x, s)
+        assert len(calls) > first  # training draws masks: chosen again
+    assert layer.last_kernel == "engine"

@@ -51,10 +51,25 @@ def test_padding_invariance(name, bi):
             torch.testing.assert_close(a[:, b : b + 1], c)
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_streaming_invariance(name):
-    """Running x[:, :k] then x[:, k:] with the carried state equals one run; so does step()."""
-    layer = make(name, num_layers=2)
+@pytest.mark.parametrize("grad", [True, False], ids=["grad", "no_grad"])
+@pytest.mark.parametrize("name", [*LAYERS, "lstm", "lstm-zoneout-recdrop", "gru"])
+def test_streaming_invariance(name, grad):
+    """Running x[:, :k] then x[:, k:] with the carried state equals one run; so does step()
+    (with its cached per-step kernel plan, with and without autograd)."""
+    extra = {"lstm": lambda **kw: rnnkit.LSTM(I, H, **kw),
+             "lstm-zoneout-recdrop": lambda **kw: rnnkit.LSTM(I, H, zoneout=0.3,
+                                                              recurrent_dropout=0.2, **kw),
+             "gru": lambda **kw: rnnkit.GRU(I, H, **kw)}
+    layer = (extra[name](batch_first=True, num_layers=2).double().eval() if name in extra
+             else make(name, num_layers=2))
+    torch.set_grad_enabled(grad)
+    try:
+        _check_streaming(layer)
+    finally:
+        torch.set_grad_enabled(True)
+
+
+def _check_streaming(layer):
     x = torch.randn(B, T, I, dtype=torch.float64)
     y, s = layer(x)
     ya, sa = layer(x[:, :3])

@@ -227,8 +227,58 @@ class RNNBase(nn.Module):
         if not isinstance(x_t, Tensor) or x_t.dim() != 2:
             raise ValueError(f"{type(self).__name__}.step: expected x_t of shape (B, I), got "
                              f"{getattr(x_t, 'shape', type(x_t).__name__)}.")
-        y, state = self.forward(x_t.unsqueeze(1 if self.batch_first else 0), hx)
-        return y.squeeze(1 if self.batch_first else 0), state
+        x = x_t.unsqueeze(1)  # (B, 1, I) batch-first, as forward sees it
+        self._sync()
+        check_input(type(self).__name__, x, self.input_size, self._param_dtype())
+        states = self._prepare_state(hx, x, True)
+        plan = self._stream_plan(x, states)
+        if plan is None:  # a kernel that may fall back at run time: the general path
+            y, state = self.forward(x_t.unsqueeze(1 if self.batch_first else 0), hx)
+            return y.squeeze(1 if self.batch_first else 0), state
+        if plan[0] == "stack":
+            y, h_n = plan[1].kernel.run(StackRun(self, x, states, None))
+            self.last_kernel = plan[1].name
+        else:
+            finals, y = [], x
+            for k, (dirs, choice) in enumerate(zip(self._layers, plan[1], strict=True)):
+                if k > 0 and self.dropout > 0 and self.training:
+                    y = nn.functional.dropout(y, self.dropout, True)
+                y, st = choice.kernel.run(dirs[0].make_run(y, tuple(h[k] for h in states),
+                                                           None))
+                finals.append(st)
+                self.last_kernel = choice.name
+            h_n = tuple(torch.stack([f[i] for f in finals]) for i in range(len(states)))
+        return y.squeeze(1), (h_n if len(h_n) > 1 else h_n[0])
+
+    def _stream_plan(self, x: Tensor, states: tuple[Tensor, ...]):
+        """The kernels ``forward`` would choose for a one-step input like ``x`` (B, 1, I),
+        cached per device, dtype, batch size, mode and settings so that streaming ``step()``
+        calls skip the eligibility checks: ``("stack", choice)``, ``("layers", [choice per
+        layer])``, or None when a chosen kernel can fall back at run time (Newton)."""
+        key = (x.device, x.dtype, x.shape[0], self.training, torch.is_grad_enabled(),
+               self.impl, self.strict, self.recurrent_dropout, self.zoneout, self.dropout)
+        cache = self.__dict__.setdefault("_stream_plans", {})
+        if key in cache:
+            return cache[key]
+        where = type(self).__name__
+        stack = dispatch.choose(where, "stack", StackRun(self, x, states, None), self.impl,
+                                self.strict)
+        if stack is not None:
+            plan = ("stack", stack)
+        else:
+            dir_names = {k.name for k in dispatch.DIRECTION_KERNELS} | {"sequential"}
+            impl = self.impl if self.impl in dir_names else "auto"
+            choices, y = [], x
+            for k, dirs in enumerate(self._layers):
+                run = dirs[0].make_run(y, tuple(h[k] for h in states), None)
+                choices.append(dispatch.choose(where, "direction", run, impl, self.strict))
+                out = dirs[0].cell.output_size
+                y = x.new_zeros(x.shape[0], 1, out)  # the next layer's input shape
+            plan = ("layers", choices)
+            if any(c.name == "parallel" for c in choices):
+                plan = None
+        cache[key] = plan
+        return plan
 
     def explain(self, input: Tensor, lengths: Tensor | None = None) -> dispatch.Choice:
         """Which kernel ``forward(input, lengths=lengths)`` would run, and why."""
