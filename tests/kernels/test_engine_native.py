@@ -174,15 +174,18 @@ def test_layer_norm_lstm_inference_normalises_the_input_in_the_step(ragged, dtyp
 @needs_native
 @pytest.mark.parametrize("chunk_steps", [1, 3, 100])
 @pytest.mark.parametrize("loop", ["per-step", "whole-sequence"])
-@pytest.mark.parametrize("kw", [{}, {"peephole": True, "zoneout": 0.3}, {"layer_norm": True},
-                                {"layer_norm": True, "zoneout": 0.2},
-                                {"proj_size": 4, "peephole": True}],
-                         ids=["plain", "peephole-zoneout", "layernorm", "layernorm-zoneout",
-                              "proj-peephole"])
+@pytest.mark.parametrize("kw", [{}, {"peephole": True, "zoneout": 0.3}, {"zoneout": 0.3},
+                                {"layer_norm": True}, {"layer_norm": True, "zoneout": 0.2},
+                                {"proj_size": 4, "peephole": True},
+                                {"proj_size": 4, "zoneout": 0.2}],
+                         ids=["plain", "peephole-zoneout", "zoneout", "layernorm",
+                              "layernorm-zoneout", "proj-peephole", "proj-zoneout"])
 def test_lstm_inference_projects_in_chunks_and_matches_the_reference(kw, loop, chunk_steps,
                                                                       monkeypatch):
-    """Inference projects the input chunk by chunk (and updates c in place without zoneout):
-    outputs and final states equal the reference loop, ragged and bidirectional included."""
+    """Inference projects the input chunk by chunk, or (per-step GEMMs, no layer norm) joins
+    it to each step's GEMM as [x_t | h] [W_ih | W_hh]ᵀ, and updates c in place (zoneout
+    included): outputs and final states equal the reference loop, ragged and bidirectional
+    included."""
     import rnnkit
 
     H, B = 6, 5

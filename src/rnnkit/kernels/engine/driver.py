@@ -121,10 +121,16 @@ def _run_engine(run: DirectionRun, lowp: torch.dtype | None):
     sizes = _batch_sizes(lengths, B, T)
     family = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))]
     extra = {"lowp": lowp} if isinstance(cell, LSTMCell) else {}
-    if _native_lstm_inference(run):  # projected chunk by chunk inside the loop
+    if _native_lstm_inference(run):
         xt, ln_x = x.transpose(0, 1), bool(cell.layer_norm)
-        y, state = family(cell, None, state, sizes, lengths, rec_mask, zoneout, ln_x=ln_x,
-                          project=lambda t0, t1: _project(cell, xt[t0:t1], ln_x), **extra)
+        if not ln_x and lowp is None and not lstm_native._seq(cell.weight_hr is not None, B,
+                                                                cell.hidden_size):
+            # per-step GEMMs: the input joins each step's GEMM ([x_t | h] [W_ih | W_hh]ᵀ)
+            y, state = family(cell, None, state, sizes, lengths, rec_mask, zoneout,
+                              xin=(xt, cell.weight_ih), **extra)
+        else:  # projected chunk by chunk inside the loop
+            y, state = family(cell, None, state, sizes, lengths, rec_mask, zoneout, ln_x=ln_x,
+                              project=lambda t0, t1: _project(cell, xt[t0:t1], ln_x), **extra)
         return _restore(y, state, inv, run.reverse, lens0)
     # projected time-major, handed on as a (B, T, G) view: step t's rows are one contiguous
     # block for the loop, and the gate gradient (T, B, G) flows back into the GEMM uncopied

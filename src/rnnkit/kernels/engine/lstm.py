@@ -241,12 +241,13 @@ def _mm_tn(a: Tensor, b: Tensor, lowp: torch.dtype | None) -> Tensor:
 
 
 def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, project=None,
-             lowp=None):
+             lowp=None, xin=None):
     """Run an ``LSTMCell`` over batch-first ``xp`` (B, T, 4H); returns (y (B, T, P), (h, c)).
 
     Inference only (nothing that needs a gradient may be involved): ``ln_x``: the projection is
     the raw one of a layer-norm cell and its LN is applied in the loop; ``project(t0, t1)``
-    instead of ``xp``: the native loop projects the input chunk by chunk (see lstm_native).
+    instead of ``xp``: the native loop projects the input chunk by chunk (see lstm_native);
+    ``xin = (x (T, B, I), W_ih)`` instead: the input joins each step's GEMM (lstm_native).
     ``lowp``: bf16 for the recurrent and weight-gradient GEMMs (CPU bf16 autocast)."""
     h0, c0 = state
     ln = cell.ln_params("hh")
@@ -261,12 +262,12 @@ def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, pro
             None if ln is None else ln[0], None if lnc is None else lnc[0],
             None if lnc is None else lnc[1], rec_mask, zh, zc)
     keep = needs_grad(*args)
-    if (lnx is not None or project is not None) and keep:
+    if (lnx is not None or project is not None or xin is not None) and keep:
         raise RuntimeError("run_lstm: ln_x / project are inference paths; a gradient is needed.")
     lnx_w = None if lnx is None else lnx[0]
-    if project is not None:
+    if project is not None or xin is not None:
         y, hn, cn = lstm_native.forward(SimpleNamespace(), *args, sizes, lengths, False, lnx_w,
-                                        project, lowp=lowp)
+                                        project, lowp=lowp, xin=xin)
     else:
         y, hn, cn = FusedLSTM.apply(*args, sizes, lengths, keep, lnx_w, lowp)
     return y.transpose(0, 1), (hn, cn)

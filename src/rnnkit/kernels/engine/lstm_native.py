@@ -74,12 +74,19 @@ def _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w=None) -> int:
 
 
 def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc, sizes, lengths,
-            keep, lnx_w=None, project=None, lowp=None):
+            keep, lnx_w=None, project=None, lowp=None, xin=None):
     """The native forward loop. ``project(t0, t1)`` instead of ``xp`` (inference only): the
     input projection of steps [t0, t1) as a contiguous (t1 - t0, B, 4H) tensor, made chunk by
-    chunk so that no (T, B, 4H) tensor is allocated (and page-faulted) at all."""
+    chunk so that no (T, B, 4H) tensor is allocated (and page-faulted) at all.
+
+    ``xin = (x (T, B, I) time-major, W_ih)`` instead (inference, per-step GEMM path, no input
+    LN): each step runs one GEMM ``[x_t | h_in] [W_ih | W_hh]ᵀ`` with K = I + P, which oneDNN
+    runs faster than a K = P step GEMM plus the separate input projection (B=64 I=128 H=256:
+    23.5 ms vs 16.2 + 9.9 ms for T=100)."""
     lib = native.lstm_lib()
-    if project is None:
+    if xin is not None:
+        X, (T, B, G4) = h0, (len(sizes), h0.shape[0], w_hh.shape[0])  # X: dtype/device only
+    elif project is None:
         X = xp.transpose(0, 1)  # (T, B, 4H) view; the C step adds it (and bias) to h W_hhᵀ
         T, B, G4 = X.shape
     else:
@@ -89,11 +96,12 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     proj, ln = w_hr is not None, ln_w is not None
     full = sizes[-1] == B
     G, TC = X.new_empty(k, B, G4), X.new_empty(k, B, H)
-    # inference without zoneout on c updates c in place: one (B, H) row instead of (T, B, H)
-    c_inplace = not keep and zc is None
+    # inference updates c in place: one (B, H) row instead of (T, B, H); with zoneout on c the
+    # pre-zoneout c goes to a separate row (the lerp towards c_{t-1} reads the old row)
+    c_inplace = not keep
     C, Y = _buf(full, X, 1 if c_inplace else T, B, H), _buf(full, X, T, B, P)
     HH = _buf(full, X, k, B, H) if proj else None
-    sep_cn = zc is not None and (w_ph is not None or lnc_w is not None)
+    sep_cn = zc is not None and (w_ph is not None or lnc_w is not None or c_inplace)
     CN = _buf(full, X, k, B, H) if sep_cn else None
     MU = X.new_zeros(k, B) if lnc_w is not None else None
     RS = X.new_zeros(k, B) if lnc_w is not None else None
@@ -106,7 +114,7 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     m = None if m is None else m.contiguous()
     kc = native.LSTMCtx()
     kc.H, kc.flags, kc.eps = H, _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w), _EPS
-    if project is None:
+    if project is None and xin is None:
         kc.x = native.Arr(xp.data_ptr(), xp.stride(1), xp.stride(0))
     bias = None if bias is None else bias.contiguous()
     kc.xb = _ptr(bias)
@@ -141,7 +149,27 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         steps = 0
     # bf16 autocast: the recurrent GEMM in bf16 (oneDNN accumulates in fp32); state, gates and
     # every sum stay fp32
-    gemm = StepGemm(w_hh if lowp is None else w_hh.to(lowp), B, steps)
+    gemm = StepGemm(w_hh if lowp is None else w_hh.to(lowp), B, steps) if xin is None else None
+    if xin is not None and steps:
+        xt, I = xin[0], xin[0].shape[2]
+        gemm = StepGemm(torch.cat([xin[1], w_hh], 1), B, steps)
+        A = X.new_empty(B, I + P)  # [x_t | h_in], the step GEMM's input
+        zx = X.new_zeros(B, G4)  # the C step's x term: zero (the GEMM holds W_ih x_t)
+        kc.x, kc.xt0 = native.Arr(zx.data_ptr(), 0, G4), 0
+        for t in range(steps):
+            n = sizes[t]
+            if n == 0:
+                break
+            hp = h0[:n] if t == 0 else Y[t - 1, :n]
+            A[:n, :I].copy_(xt[t, :n])
+            torch.mul(hp, m[:n], out=A[:n, I:]) if m is not None else A[:n, I:].copy_(hp)
+            hw = gemm(A[:n])  # bound: a temporary's memory would be freed before the call
+            step(pk, t, n, hw.data_ptr())
+            if proj:
+                torch.mm(HH[0, :n], w_hr.t(), out=Y[t, :n])
+                if zh is not None:
+                    Y[t, :n].lerp_(hp, mask_at(zh, t, n))
+        steps = 0
     for t in range(steps):
         n = sizes[t]
         if n == 0:
