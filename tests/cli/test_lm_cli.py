@@ -75,6 +75,26 @@ def test_predict_writes_a_surprisal_csv(run_dir, tmp_path):
     assert lines[0] == "position,token,bits" and len(lines) > 100
 
 
+def test_evaluate_dynamic_prints_both_scores(run_dir):
+    m = json.loads((run_dir / "metrics.json").read_text())
+    p = rnnkit("evaluate", run_dir, "--dynamic", "--dynamic-lr", "1e-4",
+               "--dynamic-segment-len", "25")
+    assert p.returncode == 0, p.stderr
+    assert f"{m['test']['bpc']:.4g}" in p.stdout  # the static score stays in the table
+    assert "lstm-char-lm + dynamic eval" in p.stdout and "lr 0.0001" in p.stdout
+
+
+def test_train_dynamic_eval_adds_test_dynamic(tmp_path):
+    data = tmp_path / "genesis.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    p = rnnkit("train", "lm", "--data", data, "--out", tmp_path / "run", *SMALL, "--epochs",
+               "1", "--dynamic-eval")
+    assert p.returncode == 0, p.stderr
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(m["test"]) == {"bpc", "perplexity"}
+    assert m["test_dynamic"]["method"] == "rms" and m["test_dynamic"]["bpc"] > 0
+
+
 def _error(p: subprocess.CompletedProcess, *words: str) -> None:
     assert p.returncode == 2, (p.returncode, p.stderr)
     lines = p.stderr.strip().splitlines()
@@ -112,6 +132,15 @@ def test_bad_generate_and_evaluate_input(run_dir, tmp_path):
     _error(rnnkit("generate", run_dir, "--top-p", "1.5"), "top_p")
     _error(rnnkit("evaluate", run_dir, "--test-data", tmp_path / "nope.txt"), "--test-data")
     _error(rnnkit("generate", tmp_path), "config.json")
+    _error(rnnkit("evaluate", run_dir, "--dynamic", "--dynamic-lr", "-1"), "--dynamic-lr",
+           ">= 0")
+    _error(rnnkit("evaluate", run_dir, "--dynamic", "--dynamic-segment-len", "0"),
+           "--dynamic-segment-len", "integer >= 1")
+    _error(rnnkit("evaluate", run_dir, "--dynamic-decay", "0.1"), "together with")
+    other = tmp_path / "forecast-run"
+    other.mkdir()
+    (other / "config.json").write_text('{"task": "forecast"}', encoding="utf-8")
+    _error(rnnkit("evaluate", other, "--dynamic"), "--dynamic-eval", "lm run")
 
 
 def test_recurrent_dropout_flag_reaches_the_model_config():

@@ -129,3 +129,36 @@ def test_default_budget_applies_only_without_epochs():
     assert cfg["time_budget"] == lm.DEFAULT_TIME_BUDGET
     cfg = lm._fill_defaults(resolve_config(lm.DEFAULTS, {"data": "kjv", "epochs": 2}))
     assert cfg["time_budget"] is None and cfg["epochs"] == 2
+
+
+def test_dynamic_eval_is_reported_beside_the_static_score(tmp_path, capsys):
+    run, metrics = _train(tmp_path, epochs=2, dynamic_eval=True, dynamic_lr=1e-3,
+                          dynamic_segment_len=20)
+    assert set(metrics["test"]) == {"bpc", "perplexity"}  # the static score, as before
+    dyn = metrics["test_dynamic"]
+    assert {"bpc", "perplexity", "method", "lr", "decay", "segment_len", "cpu_seconds"} <= set(dyn)
+    assert (dyn["method"], dyn["lr"], dyn["decay"], dyn["segment_len"]) == ("rms", 1e-3, 0.0, 20)
+    assert math.isclose(dyn["perplexity"], 2 ** dyn["bpc"])
+    assert dyn["bpc"] != metrics["test"]["bpc"]
+    assert run["settings"]["dynamic_eval"] is True
+    capsys.readouterr()
+    args = {"dynamic_eval": True, "dynamic_lr": 1e-3, "dynamic_segment_len": 20}
+    assert lm.evaluate(tmp_path / "run", args) == 0  # same text, same settings, same numbers
+    out = capsys.readouterr().out
+    assert "dynamic eval" in out and f"{dyn['bpc']:.4g}" in out
+    assert f"{metrics['test']['bpc']:.4g}" in out
+
+
+@pytest.mark.parametrize("args, match", [
+    ({"dynamic_eval": True, "dynamic_lr": -1.0}, "--dynamic-lr: expected a number >= 0"),
+    ({"dynamic_eval": True, "dynamic_decay": 1.0}, r"--dynamic-decay: expected a number in \[0"),
+    ({"dynamic_eval": True, "dynamic_segment_len": 0}, "--dynamic-segment-len: expected an int"),
+    ({"dynamic_lr": 1e-4}, "--dynamic-lr: expected it together with --dynamic-eval"),
+])
+def test_bad_dynamic_settings_fail_before_any_work(tmp_path, args, match):
+    base = {"data": str(tmp_path / "missing.txt"), "out": str(tmp_path / "run")}
+    with pytest.raises(CLIError, match=match):
+        lm.train(resolve_config(lm.DEFAULTS, {**base, **args}))
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(CLIError, match=match):
+        lm.evaluate(tmp_path / "no-run", args)

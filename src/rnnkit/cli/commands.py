@@ -60,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
         run_cfg = read_run(args.run_dir)
         mod = _module(run_cfg.get("task", ""))
         fn = getattr(mod, cmd, None)
+        dyn = [k for k in ("dynamic_eval", "dynamic_lr", "dynamic_decay", "dynamic_segment_len")
+               if getattr(args, k, None) is not None]
+        if dyn and run_cfg.get("task") != "lm":
+            raise CLIError(f"--{dyn[0].replace('_', '-')}: expected an lm run (dynamic "
+                           f"evaluation adapts a language model), got a "
+                           f"'{run_cfg.get('task')}' run in {args.run_dir}. Drop the flag.")
         if fn is None:
             raise CLIError(f"{cmd}: expected a run of a task that supports it, got a "
                            f"'{run_cfg.get('task')}' run in {args.run_dir}.")

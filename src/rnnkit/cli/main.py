@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--input", help="a single input text (text classification)")
         p.add_argument("--beam-width", type=int, default=None,
                        help="seq2seq: beam width (1 = greedy; default: the run's)")
+        if name == "evaluate":
+            from rnnkit.tasks.lm import add_dynamic_arguments
+
+            add_dynamic_arguments(p.add_argument_group("language models"), "--dynamic",
+                                  "--dynamic-eval")
 
     p = sub.add_parser("forecast", help="forecast the future of a series with a trained run")
     p.add_argument("run_dir", metavar="DIR")

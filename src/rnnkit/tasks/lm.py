@@ -13,7 +13,10 @@ first, the epochs or the time budget.
 
 The test score is the exact bits per character (char level) or per token (word level) of the
 held-out tail, each token predicted from all the text before it
-(:meth:`LanguageModel.token_nll`), beside a unigram model and bzip2 on the same tail. Run
+(:meth:`LanguageModel.token_nll`), beside a unigram model and bzip2 on the same tail. With
+``--dynamic-eval`` the tail is scored a second time under dynamic evaluation (the model takes
+a gradient step on each segment after predicting it, :mod:`rnnkit.models.dynamic_eval`),
+reported beside the static score as ``test_dynamic`` in ``metrics.json``. Run
 directory: ``config.json`` (settings, model config, tokenizer, split), ``model.safetensors``,
 ``metrics.json``, ``history.{csv,json,png}`` (loss / bpc curves), ``checkpoints/``.
 
@@ -49,7 +52,9 @@ from rnnkit.tasks.common import (
     write_metrics,
 )
 from rnnkit.tasks.lm_data import (
+    DYNAMIC_DEFAULTS,
     StreamDataset,
+    dynamic_score,
     encode,
     held_out,
     is_path,
@@ -69,7 +74,8 @@ DEFAULTS: dict[str, Any] = {
     "tokenizer": "char", "seq_len": 100, "embedding_dim": None, "tie_weights": None,
     "max_vocab": None, "min_freq": 1, "valid_frac": 0.05, "test_frac": 0.1,
     "clip_grad_norm": 1.0, "weight_decay": 0.0, "warmup_steps": 100, "min_lr_ratio": 0.05,
-    "recurrent_dropout": 0.0,
+    "recurrent_dropout": 0.0, "dynamic_eval": False, "dynamic_lr": None, "dynamic_decay": None,
+    "dynamic_segment_len": None,
 }
 # Per-task values of the common flags when they are left unset.
 # Batch 32 × 100 steps: as many chars/s as 64 × 128 on this CPU, with 2.5× the updates.
@@ -99,6 +105,23 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     a("--recurrent-dropout", type=float, help="variational dropout on the recurrent state "
       "(one mask per sequence; lstm/gru/rnn; default 0). --dropout acts between layers and "
       "before the output layer")
+    add_dynamic_arguments(group, "--dynamic-eval")
+
+
+def add_dynamic_arguments(group: argparse._ArgumentGroup, *flags: str) -> None:
+    """``--dynamic-eval`` (``flags``: its spellings) and its three settings (train, evaluate)."""
+    d = DYNAMIC_DEFAULTS
+    group.add_argument(*flags, dest="dynamic_eval", action="store_true", default=None,
+                       help="also score the test tail under dynamic evaluation (Krause et al. "
+                       "2018: one RMS-scaled gradient step after each segment is scored), "
+                       "reported beside the static score")
+    group.add_argument("--dynamic-lr", type=float, metavar="ETA",
+                       help=f"dynamic evaluation step size (default {d['lr']:g})")
+    group.add_argument("--dynamic-decay", type=float, metavar="LAMBDA",
+                       help=f"pull back to the trained weights per step, in [0, 1) (default "
+                       f"{d['decay']:g})")
+    group.add_argument("--dynamic-segment-len", type=int, metavar="S",
+                       help=f"tokens scored between two updates (default {d['segment_len']})")
 
 
 # ---- train ------------------------------------------------------------------------------------
@@ -110,6 +133,7 @@ def train(cfg: dict[str, Any], *, clock: Callable[[], float] | None = None) -> i
     measure: ``time.process_time`` budgets CPU time instead (benchmarks on a shared machine).
     """
     cfg = _fill_defaults(cfg)
+    dynamic = _dynamic_settings(cfg)
     resume = _checkpoints(cfg["resume"])
     corpus = load_corpus(cfg["data"], "--data")
     split = {"valid_frac": cfg["valid_frac"], "test_frac": cfg["test_frac"]}
@@ -155,7 +179,8 @@ def train(cfg: dict[str, Any], *, clock: Callable[[], float] | None = None) -> i
     save_weights(model, out)
     write_json(out / "config.json", run)
     head, context, tail = held_out(corpus, split, cfg["test_data"])
-    return _report(model, tok, head, context, tail, out, run, seconds)
+    return _report(model, tok, head, context, tail, out, run, seconds,
+                   dynamic=dynamic, train_text=train_text)
 
 
 def _fill_defaults(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +206,32 @@ def _fill_defaults(cfg: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+def _dynamic_settings(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The validated dynamic-evaluation settings, or None without ``--dynamic-eval``."""
+    given = [k for k in ("dynamic_lr", "dynamic_decay", "dynamic_segment_len")
+             if cfg.get(k) is not None]
+    if not cfg.get("dynamic_eval"):
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise CLIError(f"{flag}: expected it together with --dynamic-eval, got it alone. "
+                           f"Add --dynamic-eval (or --dynamic with evaluate).")
+        return None
+    s = {k: cfg.get(f"dynamic_{k}") for k in DYNAMIC_DEFAULTS}
+    s = {k: DYNAMIC_DEFAULTS[k] if v is None else v for k, v in s.items()}
+    checks = {"lr": (lambda v: v >= 0, "a number >= 0", "e.g. 3e-5"),
+              "decay": (lambda v: 0 <= v < 1, "a number in [0, 1)", "e.g. 0 or 1e-3"),
+              "segment_len": (lambda v: isinstance(v, int) and v >= 1, "an integer >= 1",
+                              "e.g. 50")}
+    for k, (ok, want, example) in checks.items():
+        v = s[k]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
+                or not ok(v):
+            raise CLIError(f"--dynamic-{k.replace('_', '-')}: expected {want}, got {v!r}. "
+                           f"Pass {example}.")
+    return {"lr": float(s["lr"]), "decay": float(s["decay"]),
+            "segment_len": int(s["segment_len"])}
+
+
 def _checkpoints(resume: str | None) -> str | None:
     """``--resume DIR`` names the run directory; its checkpoints live in ``DIR/checkpoints``."""
     if resume and (Path(resume) / "checkpoints").is_dir():
@@ -196,14 +247,29 @@ def _resolved(data: str | None) -> str | None:
 
 
 def _report(model: LanguageModel, tok: Tokenizer, head: str, context: str, tail: str,
-            out: Path, run: dict[str, Any], seconds: float | None) -> int:
-    """Score the tail, print the table; with ``seconds`` (after training) write metrics.json."""
+            out: Path, run: dict[str, Any], seconds: float | None, *,
+            dynamic: dict[str, Any] | None = None, train_text: str | None = None) -> int:
+    """Score the tail (and, with ``dynamic`` settings, score it again under dynamic evaluation
+    with gradient statistics from ``train_text``), print the table; with ``seconds`` (after
+    training) write metrics.json."""
     test, base, unit = score(model, tok, head, context, tail)
-    print(format_table(test, base, model_name=f"{model.config.model}-{tok.kind}-lm"))
+    name = f"{model.config.model}-{tok.kind}-lm"
+    extra: dict[str, Any] = {}
+    rows = dict(base)
+    if dynamic is not None:
+        dyn = dynamic_score(model, tok, train_text or "", context, tail, **dynamic)
+        rows = {f"{name} + dynamic eval": {k: dyn[k] for k in test}, **base}
+        extra["test_dynamic"] = dyn
+    print(format_table(test, rows, model_name=name))
     print(f"(test: {len(tail):,} chars; bpc = bits per character, perplexity per {unit})")
+    if dynamic is not None:
+        d = extra["test_dynamic"]
+        print(f"(dynamic eval: each segment of {d['segment_len']} tokens is scored, then one "
+              f"RMS-scaled gradient step, lr {d['lr']:g}, decay {d['decay']:g}; "
+              f"{d['cpu_seconds']:.0f} CPU s. The first row is the static score.)")
     if seconds is not None:
         write_metrics(out, "lm", run["dataset"], test, base, seconds, perplexity_unit=unit,
-                      test_chars=len(tail))
+                      test_chars=len(tail), **extra)
         print(f"metrics: {out / 'metrics.json'}\nplots:   {out / 'history.png'}")
     return 0
 
@@ -235,10 +301,21 @@ def _eval_text(run: dict[str, Any], args: dict[str, Any]) -> tuple[str, str, str
 
 
 def evaluate(run_dir: str | Path, args: dict[str, Any]) -> int:
-    """Print the bits per character of the data's test tail (or a file) beside the baselines."""
+    """Print the bits per character of the data's test tail (or a file) beside the baselines;
+    with ``dynamic_eval`` also under dynamic evaluation (statistics from the run's training
+    text)."""
+    dynamic = _dynamic_settings(args)
     model, tok, run = _load_run(run_dir)
     head, context, tail = _eval_text(run, args)
-    return _report(model, tok, head, context, tail, Path(run_dir), run, None)
+    train_text = _train_text(run) if dynamic is not None else None
+    return _report(model, tok, head, context, tail, Path(run_dir), run, None,
+                   dynamic=dynamic, train_text=train_text)
+
+
+def _train_text(run: dict[str, Any]) -> str:
+    """The run's own training text (the gradient statistics of dynamic evaluation)."""
+    corpus = load_corpus(run["data"], "config.json 'data'")
+    return split_text(corpus, run["split"], separate_test=bool(run.get("test_data")))[0]
 
 
 def predict(run_dir: str | Path, args: dict[str, Any]) -> int:

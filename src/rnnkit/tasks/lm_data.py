@@ -5,6 +5,7 @@ What :mod:`rnnkit.tasks.lm` (the pipeline) feeds on::
     load_corpus ─ split_text: train | valid ─ make_tokenizer(...).fit(train) ─ encode → ids
     stream_shape, StreamDataset: ids as B contiguous rows, batch n+1 continuing batch n
     held_out: (head, context, tail) · score: exact bits of the tail beside unigram and bzip2
+    dynamic_score: the same tail under dynamic evaluation (adapting while it reads)
 
 The test tail is the last ``test_frac`` of the text (the convention of
 :func:`rnnkit.baselines.run_lm_baselines`) or a separate file; each tail token is predicted
@@ -14,6 +15,7 @@ from all the text before it (:func:`tail_nll`).
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,20 @@ from rnnkit.data import (
     load_dataset,
     load_text,
 )
+from rnnkit.models.dynamic_eval import dynamic_token_nll, gradient_rms
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.tasks.common import CLIError
 
-__all__ = ["StreamDataset", "encode", "held_out", "is_path", "load_corpus", "make_tokenizer",
-           "score", "split_text", "stream_shape", "tail_nll"]
+__all__ = ["CONTEXT_CHARS", "DYNAMIC_DEFAULTS", "RMS_BATCHES", "StreamDataset", "dynamic_score",
+           "encode", "held_out", "is_path", "load_corpus", "make_tokenizer", "score",
+           "split_text", "stream_shape", "tail_nll"]
 
-_CONTEXT_CHARS = 4000  # text before the test tail fed as context (≥ token_nll's warm-up)
+CONTEXT_CHARS = 4000  # text before the test tail fed as context (≥ token_nll's warm-up)
+# Dynamic evaluation (RMS rule): step size, decay to the trained weights, tokens per update —
+# chosen on the KJV validation split (README, Results) — and the training batches that
+# estimate the RMS gradients: 100 batches of 32 rows × 100 tokens.
+DYNAMIC_DEFAULTS: dict[str, float | int] = {"lr": 3e-5, "decay": 0.0, "segment_len": 50}
+RMS_BATCHES = {"segment_len": 100, "rows": 32, "max_batches": 100}
 
 
 # ---- corpus, split, tokenizer ----------------------------------------------------------------
@@ -149,7 +158,7 @@ class StreamDataset(torch.utils.data.Dataset):
 def tail_nll(model: LanguageModel, tok: Tokenizer, context: str, tail: str) -> torch.Tensor:
     """Nats of each tail token given everything before it (the first token of a tail without
     context is not scored: nothing predicts it)."""
-    ctx = encode(tok, context[-_CONTEXT_CHARS:]) if context else np.zeros(0, np.int64)
+    ctx = encode(tok, context[-CONTEXT_CHARS:]) if context else np.zeros(0, np.int64)
     ids = np.concatenate([ctx, encode(tok, tail)])
     first = max(len(ctx), 1)
     if len(ids) - first < 1:
@@ -175,6 +184,39 @@ def score(model: LanguageModel, tok: Tokenizer, head: str, context: str, tail: s
     base["unigram-word"] = _unigram_words(tok, head, tail)
     return ({"bpc": bits / len(tail), "bits_per_token": per_token,
              "perplexity": 2 ** per_token}, base, "word token")
+
+
+def dynamic_score(model: LanguageModel, tok: Tokenizer, train_text: str, context: str,
+                  tail: str, *, lr: float, decay: float, segment_len: int) -> dict[str, Any]:
+    """The tail's metrics (as :func:`score`) under dynamic evaluation, plus its settings and
+    the process CPU seconds it took (gradient statistics included).
+
+    Same context as the static score; every tail token is scored before the one gradient step
+    on its segment (:func:`rnnkit.models.dynamic_eval.dynamic_token_nll`, RMS rule with the
+    RMS gradients of ``train_text``). The model is not modified.
+    """
+    t0 = time.process_time()
+    train_ids = encode(tok, train_text)
+    if len(train_ids) < 2:
+        raise CLIError(f"dynamic evaluation: expected a training text of at least 2 tokens for "
+                       f"the gradient statistics, got {len(train_ids)}. Train on more text.")
+    seg = min(RMS_BATCHES["segment_len"], len(train_ids) - 1)
+    rms = gradient_rms(model, train_ids, **{**RMS_BATCHES, "segment_len": seg})
+    ctx = encode(tok, context[-CONTEXT_CHARS:]) if context else np.zeros(0, np.int64)
+    ids = np.concatenate([ctx, encode(tok, tail)])
+    first = max(len(ctx), 1)
+    if len(ids) - first < 1:
+        raise CLIError(f"test text: expected at least 2 tokens to score, got {len(ids)}. Use a "
+                       "longer text.")
+    nll = dynamic_token_nll(model, torch.as_tensor(ids), first, segment_len=segment_len, lr=lr,
+                            decay=decay, grad_rms=rms)
+    bits = float(nll.double().sum()) / math.log(2)
+    per_token = bits / nll.numel()
+    out: dict[str, Any] = ({"bpc": per_token} if tok.kind == "char"
+                           else {"bpc": bits / len(tail), "bits_per_token": per_token})
+    out["perplexity"] = 2 ** per_token
+    return {**out, "method": "rms", "lr": lr, "decay": decay, "segment_len": segment_len,
+            "cpu_seconds": round(time.process_time() - t0, 1)}
 
 
 def _unigram_chars(head: str, tail: str) -> float:
