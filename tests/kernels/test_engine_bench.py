@@ -40,3 +40,34 @@ def test_bench_engine_cells_are_case_insensitive(monkeypatch):
     assert engine.main(["--cells", "gru", "--variants", "reset_before", "--shapes", "2",
                         "--no-extras"]) == 0
     assert seen == [("GRU", "reset_before")]
+
+
+def test_bench_reports_keras_when_installed_and_says_so_when_not(tmp_path, monkeypatch):
+    """With Keras 3 installed the rows carry its times and the Keras / rnnkit ratios (Keras on
+    its torch backend); without it the report says it was skipped and how to add it."""
+    import sys
+
+    from rnnkit.bench import keras_side
+
+    monkeypatch.setattr(engine, "SHAPES", [(2, 4, 3, 5)])
+    monkeypatch.setattr(engine, "_peak_gflops", lambda *a: 1.0)
+    out = tmp_path / "r.json"
+    argv = ["--shapes", "0", "--cells", "GRU", "--variants", "standard,reset_before,layer_norm",
+            "--repeats", "1", "--no-extras", "--no-naive", "--json", str(out)]
+    if keras_side._keras() is not None:
+        assert engine.main(argv) == 0
+        report = json.loads(out.read_text())
+        assert report["keras"].startswith("Keras 3")
+        rows = {r["variant"]: r for r in report["cases"]}
+        assert rows["standard"]["ratio_keras_train"] > 0
+        assert rows["reset_before"]["ratio_keras_infer"] > 0
+        assert "ratio_keras_train" not in rows["layer_norm"]  # Keras has no layer-norm GRU
+    assert engine.main([*argv, "--no-keras"]) == 0
+    report = json.loads(out.read_text())
+    assert report["keras"] == "skipped (--no-keras)"
+    assert all("ratio_keras_train" not in r for r in report["cases"])
+    monkeypatch.setitem(sys.modules, "keras", None)  # as if not installed: import fails
+    assert "not installed" in keras_side.status()
+    assert keras_side.keras_fns("LSTM", "standard", (2, 4, 3, 5), None, None) == {}
+    assert engine.main(argv) == 0
+    assert json.loads(out.read_text())["keras"].startswith("not installed")

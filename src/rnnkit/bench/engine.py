@@ -1,9 +1,12 @@
-"""``rnnkit bench``: rnnkit vs torch.nn (and the naive autograd loop), in one process, interleaved.
+"""``rnnkit bench``: rnnkit vs torch.nn (Keras 3 when installed, the naive autograd loop), in one
+process, interleaved.
 
 For each shape and each RNN / LSTM / GRU variant: train (forward + backward) and inference
 times (medians over interleaved repeats: baseline, rnnkit, baseline, rnnkit, ...), tokens/s,
 % of a matrix-multiply peak measured in the same run, the ratio torch.nn standard / rnnkit,
 and (``--memory``) peak training memory measured in a child process per configuration.
+Keras 3, when installed, runs the same configurations on its torch backend
+(``bench/keras_side.py``): its times and the ratio Keras / rnnkit are reported beside.
 Plus bf16 autocast training and single-step streaming latency at B=1.
 
 Example::
@@ -125,11 +128,15 @@ def _peak_memory_mb(family, variant, shape, torch_nn) -> float:
     return int(out.stdout.strip() or 0) / 1024
 
 
-def _case(family, variant, shape, repeats, naive, memory) -> dict:
+def _case(family, variant, shape, repeats, naive, memory, keras=False) -> dict:
     ours, x, lengths = _build(family, variant, shape)
     ref, _, _ = _build(family, "standard", shape, torch_nn=True)
     fns = {"torch.nn/train": _train_fn(ref, x, None), "rnnkit/train": _train_fn(ours, x, lengths),
            "torch.nn/infer": _infer_fn(ref, x, None), "rnnkit/infer": _infer_fn(ours, x, lengths)}
+    if keras:
+        from rnnkit.bench.keras_side import keras_fns
+
+        fns.update(keras_fns(family, variant, shape, x, lengths))
     if naive:
         slow, _, _ = _build(family, variant, shape, impl="reference")
         fns["naive/train"] = _train_fn(slow, x, lengths)
@@ -145,6 +152,8 @@ def _case(family, variant, shape, repeats, naive, memory) -> dict:
         row[f"ratio_{mode}"] = t[f"torch.nn/{mode}"] / t[f"rnnkit/{mode}"]
         row[f"tokens_per_s_{mode}"] = shape[0] * shape[1] / t[f"rnnkit/{mode}"]
         row[f"gflops_{mode}"] = _flops(family, shape, mode == "train") / t[f"rnnkit/{mode}"] / 1e9
+        if f"keras/{mode}" in t:  # > 1: rnnkit is faster than Keras on the same variant
+            row[f"ratio_keras_{mode}"] = t[f"keras/{mode}"] / t[f"rnnkit/{mode}"]
     if memory:
         row["peak_mem_mb"] = {"torch.nn": _peak_memory_mb(family, "standard", shape, True),
                               "rnnkit": _peak_memory_mb(family, variant, shape, False)}
@@ -198,7 +207,8 @@ def _print(report: dict) -> None:
           f"clock={report.get('clock', 'wall')}")
     hdr = (f"{'shape':>20} {'cell':>4} {'variant':>17} {'kernel':>9} | {'nn tr':>7} {'rk tr':>7} "
            f"{'ratio':>5} {'%pk':>4} | {'nn inf':>7} {'rk inf':>7} {'ratio':>5} {'%pk':>4} | "
-           f"{'tok/s tr':>9} | {'naive tr/inf':>13} | {'mem nn/rk MB':>12}")
+           f"{'tok/s tr':>9} | {'naive tr/inf':>13} | {'keras tr/inf (x rk)':>27} | "
+           f"{'mem nn/rk MB':>12}")
     print(hdr)
     for r in report["cases"]:
         t, (B, T, I, H) = r["times_ms"], r["shape"]
@@ -206,13 +216,15 @@ def _print(report: dict) -> None:
                  else "")
         mem = (f"{r['peak_mem_mb']['torch.nn']:5.0f}/{r['peak_mem_mb']['rnnkit']:5.0f}"
                if "peak_mem_mb" in r else "")
+        keras = (f"{t['keras/train']:6.0f}/{t['keras/infer']:6.0f} ({r['ratio_keras_train']:4.1f}/"
+                 f"{r['ratio_keras_infer']:4.1f})" if "keras/train" in t else "")
         pk = report["peak_gflops_fp32"]
         print(f"{f'B{B} T{T} I{I} H{H}':>20} {r['family']:>4} {r['variant']:>17} "
               f"{r['kernel_train']:>9} | {t['torch.nn/train']:7.1f} {t['rnnkit/train']:7.1f} "
               f"{r['ratio_train']:5.2f} {100 * r['gflops_train'] / pk:4.0f} | "
               f"{t['torch.nn/infer']:7.1f} {t['rnnkit/infer']:7.1f} {r['ratio_infer']:5.2f} "
               f"{100 * r['gflops_infer'] / pk:4.0f} | {r['tokens_per_s_train']:9.0f} | "
-              f"{naive:>13} | {mem:>12}")
+              f"{naive:>13} | {keras:>27} | {mem:>12}")
     for r in report.get("bf16", []):
         t = r["times_ms"]
         times = ", ".join(f"{k} {v:.1f} ms" for k, v in t.items())
@@ -260,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--no-naive", action="store_true", help="skip the naive autograd loop")
+    p.add_argument("--no-keras", action="store_true", help="skip Keras 3 even when installed")
     p.add_argument("--memory", action="store_true", help="peak training memory (child processes)")
     p.add_argument("--no-extras", action="store_true", help="skip bf16 and streaming")
     p.add_argument("--json", default=None, help="also write the results here")
@@ -270,12 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     _CLOCK["now"] = time.process_time if a.clock == "cpu" else time.perf_counter
     if a.threads:
         torch.set_num_threads(a.threads)
-    try:
-        import keras  # noqa: F401
+    from rnnkit.bench import keras_side
 
-        keras_note = "installed but not benchmarked by this version"
-    except ImportError:
-        keras_note = "not installed (skipped)"
+    keras_note = "skipped (--no-keras)" if a.no_keras else keras_side.status()
+    use_keras = not a.no_keras and keras_note.startswith("Keras") and "skipped" not in keras_note
     report = {"threads": torch.get_num_threads(), "clock": a.clock,
               "peak_gflops_fp32": _peak_gflops(),
               "peak_gflops_bf16": _peak_gflops(torch.bfloat16), "keras": keras_note, "cases": []}
@@ -287,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                 if only and variant not in only:
                     continue
                 naive = not a.no_naive and variant == "standard" and shape[1] <= 100
-                row = _case(family, variant, shape, a.repeats, naive, a.memory and si == 0)
+                row = _case(family, variant, shape, a.repeats, naive, a.memory and si == 0,
+                            use_keras)
                 report["cases"].append(row)
                 print(f"[{family} {variant} {shape}] train {row['ratio_train']:.2f}x infer "
                       f"{row['ratio_infer']:.2f}x", file=sys.stderr, flush=True)

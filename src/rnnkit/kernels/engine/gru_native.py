@@ -80,7 +80,7 @@ def rb_forward(ctx, xp, hb, h0, w_hh, m, zh, sizes, lengths, keep):
 def rb_backward(ctx, dY, dhn):
     """``(DX (T, B, 3H), Q (T, B, H), ∂L/∂h0)`` of ``rb_forward``; DX is also the gradient of
     the recurrent GEMM outputs (no layer norm), Q = r ⊙ h_in for dW_n."""
-    h0, w_hh, _, _, m, Y, _, _ = ctx.saved_tensors
+    _, w_hh, _, _, _, Y, _, _ = ctx.saved_tensors
     kc, _, _ = ctx.gn  # the tensors in ctx.gn stay alive: the C loop reads them
     T, B, H = Y.shape
     acc = dhn.clone().contiguous() if dhn is not None else Y.new_zeros(B, H)
@@ -89,7 +89,8 @@ def rb_backward(ctx, dY, dhn):
     kc.acc, kc.dy, kc.dx, kc.an = _arr(acc), _arr(dY), _arr(DX), _arr(Q)
     # every buffer the C loop reads is bound to a name: a temporary's memory would be freed
     # before the call
-    sz, w, scratch = torch.tensor(ctx.sizes, dtype=torch.int64), w_hh.contiguous(), Y.new_empty(4 * H)
+    sz, w = torch.tensor(ctx.sizes, dtype=torch.int64), w_hh.contiguous()
+    scratch = Y.new_empty(4 * H)
     _fn("rb_seq_bwd", Y.dtype)(ctypes.byref(kc), T, sz.data_ptr(), w.data_ptr(),
                                scratch.data_ptr())
     return DX, Q, acc
