@@ -103,3 +103,25 @@ def test_too_short_series_is_one_line_and_writes_nothing(tmp_path):
 def test_unknown_builtin_column_is_a_clear_error(tmp_path):
     with pytest.raises(CLIError, match="expected a column of 'airline'"):
         FD.load_series({"data": "airline", "target": ["nope"]})
+
+
+def test_interval_calibration_tops_up_a_short_validation_block_with_recent_windows():
+    """One validation window would leave each step's RMS resting on one residual: the latest
+    training windows are added up to max(2H, 24) origins; a long validation block is used
+    alone, and without one all training windows are."""
+    from rnnkit.data import Windows
+    from rnnkit.tasks.forecast import calibration_windows
+
+    def windows(origins):
+        n = len(origins)
+        return Windows(x=np.zeros((n, 4, 1), np.float32), y=np.zeros((n, 3, 1), np.float32),
+                       x_future=np.zeros((n, 3, 0), np.float32), origins=np.array(origins))
+
+    train, val = windows(list(range(40))), windows([43])
+    w = calibration_windows({"train": train, "val": val}, horizon=3)
+    assert w.origins.tolist() == [*range(17, 40), 43]  # 23 latest training windows + 1
+    w = calibration_windows({"train": train, "val": windows(list(range(40, 70)))}, horizon=3)
+    assert w.origins.tolist() == list(range(40, 70))
+    assert calibration_windows({"train": train, "val": None}, horizon=3) is train
+    w = calibration_windows({"train": train, "val": val}, horizon=20)  # max(2H, 24) = 40
+    assert len(w) == 40 and w.origins[-1] == 43 and w.x.shape == (40, 4, 1)
