@@ -23,7 +23,9 @@ def test_bench_passes_its_own_options_through():
     assert "--shapes" in r.stdout
     r = _rnnkit("bench", "parallel", "--help")
     assert r.returncode == 0, r.stderr
-    assert "--quick" in r.stdout
+    assert "--quick" in r.stdout and "--clock" in r.stdout
+    r = _rnnkit("bench", "parallel", "--threads", "-1")
+    assert r.returncode == 2 and "--threads: expected 0" in r.stderr
 
 
 def test_datasets_lists_the_builtin_data():

@@ -9,8 +9,9 @@ Tables (one process, configurations interleaved A B A B …, medians):
    time, training time, Newton iterations to converge, and the crossover T (the smallest T at
    which parallel is faster), or "none" in the tested range.
 
-Usage: ``python -m rnnkit.bench.parallel [--quick] [--reps N]`` (``--quick``: T ≤ 2048, one
-round). A run that takes more than ``--slow`` seconds is not repeated (its one time is used).
+Usage: ``python -m rnnkit.bench.parallel [--quick] [--reps N] [--threads N] [--clock cpu]``
+(``--quick``: T ≤ 2048, one round; ``--clock cpu``: process CPU time, for shared machines).
+A run that takes more than ``--slow`` seconds is not repeated (its one time is used).
 """
 
 from __future__ import annotations
@@ -40,10 +41,14 @@ def _models(I: int, H: int):
     }
 
 
+_CLOCK = {"now": time.perf_counter}  # --clock cpu: process CPU time (as bench/engine.py)
+
+
 def _time(fn) -> float:
-    t0 = time.perf_counter()
+    now = _CLOCK["now"]
+    t0 = now()
     fn()
-    return time.perf_counter() - t0
+    return now() - t0
 
 
 def _train_step(m, x):
@@ -168,9 +173,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slow", type=float, default=5.0,
                    help="seconds above which a configuration is not repeated")
     p.add_argument("--only", choices=["min", "newton"], default=None)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall time, or this process's CPU time (steadier on a shared machine; "
+                        "equal to wall time on an idle one with --threads 1)")
     args = p.parse_args(argv)
+    if args.threads < 0:
+        p.error(f"--threads: expected 0 (torch's default) or a positive count, got "
+                f"{args.threads}. Pass e.g. --threads 1.")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    _CLOCK["now"] = time.process_time if args.clock == "cpu" else time.perf_counter
     reps = 2 if args.quick else args.reps  # the first round is a warm-up
-    dev = f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    dev = (f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+           f"clock={args.clock}")
     print(f"rnnkit parallel-in-time benchmark ({dev})", flush=True)
     if args.only in (None, "min"):
         bench_min_rnn([256, 2048] if args.quick else [256, 2048, 16384], reps, args.slow)
