@@ -7,6 +7,7 @@ import torch
 from test_engine import make_run, outputs_and_grads
 
 from cell_specs import CELL_SPECS
+from rnnkit.kernels import torch_fused
 from rnnkit.kernels.engine import elman, gru_native, lstm_native, native
 from rnnkit.kernels.engine.driver import ENGINE, run_engine
 from rnnkit.kernels.torch_fused import StepGemm, linear, mm_nt, mm_tn
@@ -53,10 +54,14 @@ def test_onednn_gemms_match_matmul(M, K, N):
 
 
 def test_linear_forward_and_grads_match_f_linear():
-    x = torch.randn(6, 50, 40, requires_grad=True)
+    x = torch.randn(6, 100, 40, requires_grad=True)  # large enough for oneDNN's FastLinear
     w = torch.randn(64, 40, requires_grad=True)
     b = torch.randn(64, requires_grad=True)
     y1 = linear(x, w, b)
+    if torch_fused._LINEAR is not None:  # (y1 is a view of FastLinear's output)
+        assert type(y1.grad_fn.next_functions[0][0]).__name__ == "FastLinearBackward"
+    tiny = linear(x[:1, :1], w, b)  # a streaming step: plain F.linear (oneDNN's overhead loses)
+    assert "FastLinear" not in type(tiny.grad_fn).__name__
     y2 = torch.nn.functional.linear(x, w, b)
     torch.testing.assert_close(y1, y2, atol=1e-4, rtol=1e-4)
     g1 = torch.autograd.grad(y1.pow(2).sum(), (x, w, b))

@@ -116,9 +116,11 @@ class RNNBase(nn.Module):
         load_state_dict(assign=True), functional_call …)."""
         for cell, attr, name in self._param_map:
             cell._parameters[attr] = self._parameters[name]
+        mode = self.training
         for dirs in self._layers:
             for r in dirs:
-                r.training = r.cell.training = self.training
+                if r.training is not mode or r.cell.training is not mode:  # (setattr is slow)
+                    r.training = r.cell.training = mode
 
     def flatten_parameters(self) -> None:
         """No-op, for torch.nn compatibility."""
@@ -247,7 +249,8 @@ class RNNBase(nn.Module):
                                                            None))
                 finals.append(st)
                 self.last_kernel = choice.name
-            h_n = tuple(torch.stack([f[i] for f in finals]) for i in range(len(states)))
+            h_n = tuple(finals[0][i].unsqueeze(0) if len(finals) == 1 else
+                        torch.stack([f[i] for f in finals]) for i in range(len(states)))
         return y.squeeze(1), (h_n if len(h_n) > 1 else h_n[0])
 
     def _stream_plan(self, x: Tensor, states: tuple[Tensor, ...]):
