@@ -8,11 +8,12 @@ CPU seconds. With ``--test`` it then scores the test tail, static and dynamic, w
 validation setting only — the test tail never chooses anything.
 
     OMP_NUM_THREADS=1 python benchmarks/lm_dynamic_eval.py /tmp/lm-full --threads 1 \\
-        --lr 2e-5 3e-5 5e-5 --decay 0 3e-4 --segment-len 25 50 100 --test
+        --lr 3e-5 5e-5 8e-5 --decay 3e-4 1e-3 --segment-len 25 50 100 --test
 
-The step size is per update, and an update follows every segment: a grid over segment lengths
-scales ``--lr`` by ``segment_len / 50`` (so the step per token stays put), as Krause et al.'s
-grid does. Not a test: numbers depend on the run and the machine.
+Step size and decay act once per update, and an update follows every segment: ``--lr`` and
+``--decay`` are given per 50 tokens and scaled by ``segment_len / 50`` (so their rate per token
+stays put across segment lengths), as Krause et al.'s grid does; the table shows the values
+used. Not a test: numbers depend on the run and the machine.
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ from rnnkit.tasks.lm_data import (
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir")
-    p.add_argument("--lr", type=float, nargs="+", default=[2e-5, 3e-5, 5e-5],
+    p.add_argument("--lr", type=float, nargs="+", default=[3e-5, 5e-5, 8e-5],
                    help="RMS-rule step sizes at segment length 50")
     p.add_argument("--sgd-lr", type=float, nargs="*", default=[],
                    help="plain-SGD step sizes at segment length 50 (none: RMS rule only)")
-    p.add_argument("--decay", type=float, nargs="+", default=[0.0])
-    p.add_argument("--segment-len", type=int, nargs="+", default=[50])
+    p.add_argument("--decay", type=float, nargs="+", default=[3e-4, 1e-3],
+                   help="decays at segment length 50")
+    p.add_argument("--segment-len", type=int, nargs="+", default=[25, 50])
     p.add_argument("--valid-chars", type=int, default=None,
                    help="score only the first N characters of the validation split")
     p.add_argument("--test", action="store_true",
@@ -74,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'rule':>5}{'segment':>9}{'lr':>10}{'decay':>9}{'val bpc':>10}{'gain':>8}"
           f"{'CPU s':>8}")
     results = []
-    for rule, lr50, decay, seg in grid:
-        lr = lr50 * seg / 50
+    for rule, lr50, decay50, seg in grid:
+        lr, decay = lr50 * seg / 50, decay50 * seg / 50
         t0 = time.process_time()
         nll = dynamic_token_nll(model, ids, len(ctx), segment_len=seg, lr=lr, decay=decay,
                                 grad_rms=rms if rule == "rms" else None)

@@ -137,7 +137,8 @@ def test_dynamic_eval_is_reported_beside_the_static_score(tmp_path, capsys):
     assert set(metrics["test"]) == {"bpc", "perplexity"}  # the static score, as before
     dyn = metrics["test_dynamic"]
     assert {"bpc", "perplexity", "method", "lr", "decay", "segment_len", "cpu_seconds"} <= set(dyn)
-    assert (dyn["method"], dyn["lr"], dyn["decay"], dyn["segment_len"]) == ("rms", 1e-3, 0.0, 20)
+    assert (dyn["method"], dyn["lr"], dyn["segment_len"]) == ("rms", 1e-3, 20)
+    assert dyn["decay"] == lm_data.DYNAMIC_DEFAULTS["decay"]  # the unset one: its default
     assert math.isclose(dyn["perplexity"], 2 ** dyn["bpc"])
     assert dyn["bpc"] != metrics["test"]["bpc"]
     assert run["settings"]["dynamic_eval"] is True

@@ -24,7 +24,8 @@ Letters: N ids, S segment length, V vocabulary, B rows of the gradient-statistic
 
 Example:
     >>> rms = gradient_rms(lm, train_ids, segment_len=100, rows=32, max_batches=100)
-    >>> nll = dynamic_token_nll(lm, ids, first=4000, lr=3e-5, decay=1e-3, grad_rms=rms)
+    >>> nll = dynamic_token_nll(lm, ids, first=4000, segment_len=25, lr=2.5e-5, decay=5e-4,
+    ...                         grad_rms=rms)
     >>> bpc = float(nll.mean()) / math.log(2)                 # nats → bits per token
 """
 

@@ -44,7 +44,7 @@ CONTEXT_CHARS = 4000  # text before the test tail fed as context (≥ token_nll'
 # Dynamic evaluation (RMS rule): step size, decay to the trained weights, tokens per update —
 # chosen on the KJV validation split (README, Results) — and the training batches that
 # estimate the RMS gradients: 100 batches of 32 rows × 100 tokens.
-DYNAMIC_DEFAULTS: dict[str, float | int] = {"lr": 3e-5, "decay": 0.0, "segment_len": 50}
+DYNAMIC_DEFAULTS: dict[str, float | int] = {"lr": 2.5e-5, "decay": 5e-4, "segment_len": 25}
 RMS_BATCHES = {"segment_len": 100, "rows": 32, "max_batches": 100}
 
 
