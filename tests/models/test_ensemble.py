@@ -35,3 +35,17 @@ def test_attention_is_averaged_and_one_member_is_the_member():
                                torch.softmax(members[0](ids, lengths), -1))
     with pytest.raises(ValueError, match="at least one member"):
         ProbabilityEnsemble([])
+
+
+def test_weights_give_the_weighted_mean_and_are_checked():
+    members = [_member(s) for s in range(3)]
+    ids, lengths = torch.randint(2, 30, (4, 6)), torch.tensor([6, 3, 2, 1])
+    probs = [torch.softmax(m(ids, lengths), -1) for m in members]
+    ens = ProbabilityEnsemble(members, weights=[1.0, 1.0, 2.0])
+    torch.testing.assert_close(ens(ids, lengths).exp(), (probs[0] + probs[1] + 2 * probs[2]) / 4)
+    assert ens.weights == [0.25, 0.25, 0.5]
+    skip = ProbabilityEnsemble(members, weights=[0.0, 1.0, 0.0])  # zero: member not run
+    torch.testing.assert_close(skip(ids, lengths).exp(), probs[1])
+    for bad in ([1.0, 1.0], [1.0, -1.0, 1.0], [0.0, 0.0, 0.0]):
+        with pytest.raises(ValueError, match="weights >= 0 with a positive sum"):
+            ProbabilityEnsemble(members, weights=bad)

@@ -40,13 +40,14 @@ def test_defaults_come_from_the_data_shape():
                                                       ("a",), np.array([0]), ("x", "y")))
     assert text["bidirectional"] is True and text["pooling"] == "max"
     assert text["pretrain_epochs"] == 10 and text["ensemble"] == 3 and text["epochs"] == 12
+    assert text["nb_weight"] == 0.5 and text["nb_c"] == 0.1
     deep = classify._auto_settings({**cfg, "num_layers": 2}, TextClassData(
         ("a b",) * 4, np.array([0, 1] * 2), ("a",), np.array([0]), ("x", "y")))
     assert deep["pretrain_epochs"] == 0  # a deep bidirectional encoder cannot be an LM
     big = TextClassData(("a b",) * 20_000, np.arange(20_000) % 2, ("a",), np.array([0]),
                         ("x", "y"))
     big = classify._auto_settings(cfg, big)
-    assert big["pretrain_epochs"] == 2 and big["ensemble"] == 1
+    assert big["pretrain_epochs"] == 2 and big["ensemble"] == 1 and big["nb_weight"] == 0.0
     assert multi["ensemble"] == 1 and not multi["pretrain_epochs"]
     given = classify._auto_settings({**cfg, "pooling": "attention", "epochs": 3}, _seq())
     assert given["pooling"] == "attention" and given["epochs"] == 3
@@ -133,9 +134,9 @@ def test_text_ensemble_with_pretraining_round_trip(tmp_path):
 
     data, texts = _texts_csv(tmp_path)
     out = _train(tmp_path, data, text_col="t", label_col="y", min_freq=1, ensemble=2,
-                 pretrain_epochs=1)
+                 pretrain_epochs=1, nb_weight=0.0)
     run, p = _roundtrip(out, texts[:4])
-    assert run["ensemble"] == 2
+    assert run["ensemble"] == 2 and "nb" not in run
     m = json.loads((out / "metrics.json").read_text())
     assert m["ensemble"] == 2 and [r["seed"] for r in m["members"]] == [0, 1000]
     assert m["pretrain"]["epochs"] == 1 and all(r["epochs_run"] >= 1 for r in m["members"])
@@ -149,7 +150,8 @@ def test_text_ensemble_with_pretraining_round_trip(tmp_path):
 
 def test_single_model_run_is_unchanged_by_the_ensemble_option(tmp_path):
     data, texts = _texts_csv(tmp_path)
-    one = _train(tmp_path / "a", data, text_col="t", label_col="y", min_freq=1, ensemble=1)
+    one = _train(tmp_path / "a", data, text_col="t", label_col="y", min_freq=1, ensemble=1,
+                 nb_weight=0.0)
     run, _ = _roundtrip(one, texts[:4])
     assert "ensemble" not in run
     assert not any(k.startswith("members.") for k in
@@ -161,6 +163,8 @@ def test_single_model_run_is_unchanged_by_the_ensemble_option(tmp_path):
     ({"pretrain_epochs": -1}, "--pretrain-epochs: expected a number of epochs >= 0"),
     ({"pretrain_epochs": 1, "num_layers": 2}, "--pretrain-epochs: expected a one-layer"),
     ({"pretrain_share": 0.0}, "--pretrain-share: expected 0 < value <= 1"),
+    ({"nb_weight": 1.5}, "--nb-weight: expected 0 <= W <= 1"),
+    ({"nb_c": 0}, "--nb-c: expected a value > 0"),
 ])
 def test_bad_ensemble_and_pretraining_options(tmp_path, kw, match):
     data, _ = _texts_csv(tmp_path)
@@ -177,6 +181,34 @@ def test_pretraining_needs_text(tmp_path):
                                                                    index=False)
     with pytest.raises(classify.CLIError, match="--pretrain-epochs: expected text data"):
         _train(tmp_path, tmp_path / "f.csv", pretrain_epochs=2)
+    with pytest.raises(classify.CLIError, match="--nb-weight: expected text data"):
+        _train(tmp_path, tmp_path / "f.csv", nb_weight=0.5)
+
+
+def test_text_run_with_the_nb_member_round_trip(tmp_path):
+    """Default text settings add the NB-weighted logistic regression as the last member, with
+    weight 0.5 against the recurrent model(s); it is rebuilt from config.json."""
+    import json
+
+    from rnnkit.models.ensemble import ProbabilityEnsemble
+    from rnnkit.models.nb_classifier import NBLogisticClassifier
+
+    data, texts = _texts_csv(tmp_path)
+    out = _train(tmp_path, data, text_col="t", label_col="y", min_freq=1, ensemble=1)
+    run, p = _roundtrip(out, texts[:4])
+    assert "ensemble" not in run and run["nb"]["weight"] == 0.5 and run["nb"]["C"] == 0.1
+    assert run["nb"]["model"]["vocab_size"] == run["model"]["vocab_size"]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["nb"]["weight"] == 0.5 and m["nb"]["iterations"] >= 1
+    model = load_weights(classify.build_model(run), out).eval()
+    assert isinstance(model, ProbabilityEnsemble) and model.weights == [0.5, 0.5]
+    assert isinstance(model.members[1], NBLogisticClassifier)
+    assert float(model.members[1].ratio.abs().sum()) > 0  # fitted ratios were saved
+    items = classify_data.encode(run, texts[:4])
+    each = [classify._predict_proba(mem, items, {}) for mem in model.members]
+    np.testing.assert_allclose(p, 0.5 * each[0] + 0.5 * each[1], atol=1e-5)
+    labels = [run["data"]["classes"].index(c) for c in ("p", "n", "p", "n")]
+    assert each[1].argmax(1).tolist() == labels  # NB-LR fits these separable texts
 
 
 def test_ensemble_members_hold_out_different_validation_splits():

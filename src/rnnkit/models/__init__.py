@@ -2,7 +2,8 @@
 
 Forecaster (lookback → horizon, point + probabilistic), SequenceClassifier (numeric sequences,
 pooling, optional conv front end), TextClassifier (+ TextEncoderLM, its language-model
-pretraining), ProbabilityEnsemble, LanguageModel (stateful generation), Seq2Seq (attention,
+pretraining), NBLogisticClassifier (NB-weighted n-gram logistic regression, an ensemble
+member), ProbabilityEnsemble, LanguageModel (stateful generation), Seq2Seq (attention,
 greedy / beam search), Tagger (BiRNN with optional CRF).
 """
 
@@ -13,6 +14,7 @@ from rnnkit.models.crf import CRF
 from rnnkit.models.ensemble import ProbabilityEnsemble
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.nb_classifier import NBLogisticClassifier, NBLogisticConfig
 from rnnkit.models.pooling import POOLINGS, SequencePooling
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.sequence_classifier import SequenceClassifier, SequenceClassifierConfig
@@ -29,6 +31,8 @@ __all__ = [
     "ForecasterConfig",
     "LanguageModel",
     "LanguageModelConfig",
+    "NBLogisticClassifier",
+    "NBLogisticConfig",
     "ProbabilityEnsemble",
     "Seq2Seq",
     "Seq2SeqConfig",

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.models.backbone import MODEL_KINDS, backbone_output_size, build_recurrent
+from rnnkit.models.nb_classifier import ngram_ids
 from rnnkit.models.pooling import POOLINGS, SequencePooling, length_mask
 from rnnkit.models.sequence_classifier import ClassifierSteps
 
@@ -173,11 +174,7 @@ class TextClassifier(ClassifierSteps, nn.Module):
     def _bag(self, ids: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
         """``g · Σ_n w_n / sqrt(#n-grams)`` over unigram ``ids`` and hashed bigrams ``n``."""
         c = self.config
-        grams = [ids.masked_fill(~mask, -1)]
-        if ids.shape[1] > 1:
-            bi = (ids[:, :-1] * 1_000_003 + ids[:, 1:]) % c.bow_buckets + c.vocab_size
-            grams.append(bi.masked_fill(~(mask[:, 1:]), -1))
-        flat = torch.cat(grams, dim=1)
+        flat = ngram_ids(ids, mask, c.vocab_size, c.bow_buckets)
         keep = flat >= 0
         offsets = torch.cat([keep.new_zeros(1, dtype=torch.int64),
                              keep.sum(1).cumsum(0)[:-1]])
