@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from rnnkit.bench import engine
 
@@ -71,3 +72,13 @@ def test_bench_reports_keras_when_installed_and_says_so_when_not(tmp_path, monke
     assert keras_side.keras_fns("LSTM", "standard", (2, 4, 3, 5), None, None) == {}
     assert engine.main(argv) == 0
     assert json.loads(out.read_text())["keras"].startswith("not installed")
+
+
+def test_peak_memory_is_the_childs_own_and_grows_with_the_step():
+    """The per-configuration peak is measured in a fresh process: a big parent (whose peak
+    Linux would carry into ru_maxrss) does not leak into it, and a longer sequence needs more."""
+    hog = torch.ones(100 * 2**20)  # 400 MB in this (parent) process
+    short = engine._peak_memory_mb("LSTM", "standard", (16, 50, 32, 128), True)
+    long = engine._peak_memory_mb("LSTM", "standard", (16, 400, 32, 128), True)
+    del hog
+    assert 0 < short < long < 200

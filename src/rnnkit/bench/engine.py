@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -83,6 +84,7 @@ def _infer_fn(layer, x, lengths):
 
 
 _CLOCK = {"now": time.perf_counter}  # --clock cpu: process CPU time (robust on a shared box)
+_CLEAN_ENV: dict[str, str] = dict(os.environ)  # at import, before Keras touches os.environ
 
 
 def _interleaved(fns: dict, repeats: int) -> dict:
@@ -111,20 +113,41 @@ def _flops(family: str, shape, train: bool) -> float:
     return 3 * f if train else f
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith(field + ":"))
+
+
 def _memory_child(spec: str) -> None:
+    """Print the KB a training step adds to this (fresh) process's peak resident memory.
+
+    The peak is VmHWM, reset after the warm-up step by writing 5 to /proc/self/clear_refs:
+    ``ru_maxrss`` would not do, Linux carries it over from the parent across fork + exec (the
+    benchmark's own, growing peak showed up in every child's figure)."""
     family, variant, shape, torch_nn = json.loads(spec)
     layer, x, lengths = _build(family, variant, tuple(shape), torch_nn=torch_nn)
     _train_fn(layer, x, lengths)()  # warm-up: allocator, oneDNN primitives, native build
-    with open("/proc/self/status") as f:  # current RSS (ru_maxrss would hold the import peak)
-        before = next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS"))
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        reset = True
+    except OSError:
+        reset = False
+    before = _status_kb("VmRSS")
     _train_fn(layer, x, lengths)()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+    peak = _status_kb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(peak - before)
 
 
 def _peak_memory_mb(family, variant, shape, torch_nn) -> float:
     spec = json.dumps([family, variant, list(shape), torch_nn])
     code = f"from rnnkit.bench.engine import _memory_child; _memory_child({spec!r})"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    # the environment from before Keras was imported (it sets KMP_* / TF_* variables), and
+    # glibc told to map every block >= 64 KB on its own and return it at free: the child's
+    # resident size then follows its live memory, not what the allocator keeps for reuse
+    env = {**_CLEAN_ENV, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0",
+           "RNNKIT_RETAIN_MEMORY": "0"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     return int(out.stdout.strip() or 0) / 1024
 
 
