@@ -65,8 +65,8 @@ def _project(cell, x: Tensor, fuse_ln: bool = False) -> Tensor:
     For LSTM cells ``bias_ih`` is left out: ``run_lstm`` folds it into the per-step bias, which
     saves a pass (and a fresh allocation) over the whole (B, T, 4H) projection; with
     ``fuse_ln`` the layer norm is left to the loop too."""
-    if isinstance(cell, ElmanCell):
-        return linear(x, cell.weight_ih, cell.bias_ih)
+    if isinstance(cell, ElmanCell) or (not isinstance(cell, LSTMCell) and not cell.layer_norm):
+        return linear(x, cell.weight_ih, cell.bias_ih)  # the bias inside the GEMM: no copy
     xp = linear(x, cell.weight_ih)
     if cell.layer_norm and not fuse_ln:
         xp = layer_norm(xp, cell.ln_ih_weight, cell.ln_ih_bias)
