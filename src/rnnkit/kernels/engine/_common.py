@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["final_rows", "mask_at", "needs_grad", "sig_bwd", "split_zoneout", "tanh_bwd"]
+__all__ = ["final_rows", "mask_at", "needs_grad", "recurrent_weight_grad", "sig_bwd",
+           "split_zoneout", "tanh_bwd"]
 
 _aten = torch.ops.aten
 
@@ -53,3 +54,20 @@ def autocast_lowp(t: Tensor) -> torch.dtype | None:
     if torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16:
         return torch.bfloat16
     return None
+
+
+def recurrent_weight_grad(src: Tensor, h0: Tensor, Y: Tensor, m: Tensor | None,
+                          mm_tn) -> Tensor:
+    """``dW = Σ_t src_tᵀ h_in,t`` with ``h_in,t = h_{t-1} ⊙ m`` (h_{-1} = h0):
+    src (T, B, G), h0 (B, P), Y (T, B, P) the outputs, m (B, P) or None; ``mm_tn(a, b) = aᵀ b``.
+
+    Without a mask the (T, B, P) ``h_in`` is never built: steps 1..T-1 read ``Y[:-1]`` in
+    place and step 0 adds ``src_0ᵀ h0`` (one copy of the outputs fewer at the backward's
+    memory peak)."""
+    T, G, P = src.shape[0], src.shape[2], h0.shape[1]
+    if m is not None or T == 1:
+        hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
+        if m is not None:
+            hin = hin * m
+        return mm_tn(src.reshape(-1, G), hin.reshape(-1, P))
+    return mm_tn(src[1:].reshape(-1, G), Y[:-1].reshape(-1, P)).add_(mm_tn(src[0], h0))

@@ -14,7 +14,13 @@ import torch
 from torch import Tensor
 
 from rnnkit.kernels.engine import native
-from rnnkit.kernels.engine._common import final_rows, mask_at, needs_grad, tanh_bwd
+from rnnkit.kernels.engine._common import (
+    final_rows,
+    mask_at,
+    needs_grad,
+    recurrent_weight_grad,
+    tanh_bwd,
+)
 from rnnkit.kernels.engine.lstm_native import _arr, usable
 from rnnkit.kernels.torch_fused import StepGemm, mm_tn
 
@@ -133,10 +139,7 @@ class FusedElman(torch.autograd.Function):
         need = ctx.needs_input_grad
         d_w = None
         if need[3]:
-            hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
-            if m is not None:
-                hin = hin * m
-            d_w = mm_tn(DA.reshape(-1, H), hin.reshape(-1, H))
+            d_w = recurrent_weight_grad(DA, h0, Y, m, mm_tn)
         d_b = DA.sum((0, 1)) if ctx.has_bias and need[1] else None
         return DA.transpose(0, 1), d_b, gh, d_w, None, None, None, None, None, None
 

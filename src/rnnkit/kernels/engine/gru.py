@@ -21,6 +21,7 @@ from rnnkit.kernels.engine._common import (
     final_rows,
     mask_at,
     needs_grad,
+    recurrent_weight_grad,
     sig_bwd,
     tanh_bwd,
 )
@@ -186,19 +187,14 @@ class FusedGRU(torch.autograd.Function):
 def _grads(ctx, DX, DA, DS, Q, gh, d_lnw):
     """dW_hh as one GEMM per gate block and the bias reduction, after the backward loop."""
     h0, _, hb, _, m, Y, _, _ = ctx.saved_tensors
-    T, _, H = Y.shape
+    H = Y.shape[2]
     need = ctx.needs_input_grad
     d_w = None
     if need[3]:
-        hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
-        if m is not None:
-            hin = hin * m
-        hin = hin.reshape(-1, H)
         if ctx.reset_after:
-            src = DS if DS is not None else DA
-            d_w = mm_tn(src.reshape(-1, 3 * H), hin)
+            d_w = recurrent_weight_grad(DS if DS is not None else DA, h0, Y, m, mm_tn)
         else:
-            d_w = torch.cat([mm_tn(DS[..., : 2 * H].reshape(-1, 2 * H), hin),
+            d_w = torch.cat([recurrent_weight_grad(DS[..., : 2 * H], h0, Y, m, mm_tn),
                              mm_tn(DS[..., 2 * H :].reshape(-1, H), Q.reshape(-1, H))])
     d_hb = None
     if hb is not None and need[1]:

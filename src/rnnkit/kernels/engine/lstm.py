@@ -24,6 +24,7 @@ from rnnkit.kernels.engine._common import (
     final_rows,
     mask_at,
     needs_grad,
+    recurrent_weight_grad,
     sig_bwd,
     tanh_bwd,
 )
@@ -211,10 +212,8 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
     src = DR if DR is not None else DG
     d_w = None
     if need[4]:
-        hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
-        if m is not None:
-            hin = hin * m
-        d_w = _mm_tn(src.reshape(-1, G4), hin.reshape(-1, P), getattr(ctx, "lowp", None))
+        lowp = getattr(ctx, "lowp", None)
+        d_w = recurrent_weight_grad(src, h0, Y, m, lambda a, b: _mm_tn(a, b, lowp))
     d_ph, d_bias = sums
     if d_ph is None and w_ph is not None and need[5]:
         H = G4 // 4
