@@ -104,3 +104,21 @@ def test_engine_declines_user_cells_and_subclasses():
 
     run = make_run(MyLSTM(3, 4, dtype=torch.float64), 2, 3, False, False, 0, 0, False)
     assert "overrides step/project_input" in engine_why_not(run)
+
+
+@pytest.mark.parametrize("T,B,P,masked", [(1, 3, 4, False), (7, 3, 4, False), (7, 3, 4, True),
+                                          (5, 32, 8192, False)],  # the last: 1-step chunks
+                         ids=["T1", "one-chunk", "masked", "chunked"])
+def test_recurrent_weight_grad_equals_the_concatenated_formula(T, B, P, masked):
+    from rnnkit.kernels.engine._common import recurrent_weight_grad
+    from rnnkit.kernels.torch_fused import mm_tn
+
+    torch.manual_seed(0)
+    src = torch.randn(T, B, 6, dtype=torch.float64)
+    h0, Y = torch.randn(B, P, dtype=torch.float64), torch.randn(T, B, P, dtype=torch.float64)
+    m = torch.rand(B, P, dtype=torch.float64) if masked else None
+    hin = torch.cat([h0.unsqueeze(0), Y[:-1]])
+    if m is not None:
+        hin = hin * m
+    want = torch.einsum("tbg,tbp->gp", src, hin)
+    torch.testing.assert_close(recurrent_weight_grad(src, h0, Y, m, mm_tn), want)
