@@ -198,8 +198,8 @@ def _grads(ctx, DX, DA, DS, Q, gh, d_lnw):
                              mm_tn(DS[..., 2 * H :].reshape(-1, H), Q.reshape(-1, H))])
     d_hb = None
     if hb is not None and need[1]:
-        if ctx.reset_after:
-            d_hb = DA.sum((0, 1))
+        if ctx.reset_after:  # DA: (T, B, 3H), or its sum when the native LN loop kept only that
+            d_hb = DA if DA.dim() == 1 else DA.sum((0, 1))
         else:
             d_hb = DX.sum((0, 1))
     return DX.transpose(0, 1), d_hb, gh, d_w, d_lnw, None, None, None, None, None, None

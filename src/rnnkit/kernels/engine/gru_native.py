@@ -144,9 +144,14 @@ def backward(ctx, dY, dhn):
     T, B, H = Y.shape
     acc = dhn.clone().contiguous() if dhn is not None else Y.new_zeros(B, H)
     dY = dY.contiguous() if dY is not None else Y.new_zeros(Y.shape)
-    DX, DA = Y.new_zeros(T, B, 3 * H), Y.new_zeros(T, B, 3 * H)
-    DS = Y.new_zeros(T, B, 3 * H) if ln_w is not None else None
-    d_lnw = Y.new_zeros(3 * H) if ln_w is not None else None
+    # with layer norm, DA (the gradient of the LN output) is consumed by the same step's LN
+    # backward, which also yields its bias part: one (B, 3H) block reused every step, and
+    # only its sum (d b_hh) is returned instead of a (T, B, 3H) buffer
+    ln = ln_w is not None
+    DX, DA = Y.new_zeros(T, B, 3 * H), Y.new_zeros(1 if ln else T, B, 3 * H)
+    DS = Y.new_zeros(T, B, 3 * H) if ln else None
+    d_lnw = Y.new_zeros(3 * H) if ln else None
+    d_hb = Y.new_zeros(3 * H) if ln and hb is not None else None
     kc.acc, kc.dy, kc.dx, kc.da = _arr(acc), _arr(dY), _arr(DX), _arr(DA)
     step, pk = _fn("bwd", Y.dtype), ctypes.byref(kc)
     A = Y.new_zeros(0, H)
@@ -164,16 +169,18 @@ def backward(ctx, dY, dhn):
             continue
         a_rows = min(A.shape[0], n)
         step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
-        src = DA[t, :n]
-        if ln_w is not None:
+        src = DA[0 if ln else t, :n]
+        if ln:
             si -= 1
             mu, rs = stats[si]
-            src, dw, _ = _aten.native_layer_norm_backward(
-                src, raws[si], [3 * H], mu, rs, ln_w, hb, [True, True, False])
+            src, dw, db = _aten.native_layer_norm_backward(
+                src, raws[si], [3 * H], mu, rs, ln_w, hb, [True, True, d_hb is not None])
             DS[t, :n] = src
             d_lnw += dw
+            if d_hb is not None:
+                d_hb += db
         A = gemm(src)
     gh = acc
     gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
-    return DX, DA, DS, gh, d_lnw
+    return DX, (d_hb if ln else DA), DS, gh, d_lnw
 
