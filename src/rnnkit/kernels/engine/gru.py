@@ -72,10 +72,12 @@ class FusedGRU(torch.autograd.Function):
         RZ = X.new_empty(T if keep else 1, B, 2 * H)
         N = X.new_empty(T if keep else 1, B, H)
         A = X.new_zeros(T, B, H) if (zh is not None and keep) else None
+        # reset-before: q = r ⊙ h_in of every step, kept in one buffer for dW_n
+        QB = X.new_zeros(T, B, H) if (keep and not reset_after) else None
         sl = (slice(0, 2 * H), slice(2 * H, G3))
         split = [(None if v is None else v[s]) for v in (hb, ln_w) for s in sl]
         hb_rz, hb_n, ln_rz, ln_n = split
-        saved = []  # per step: (a_n or q, raw GEMM outputs, LN stats)
+        saved = []  # per step: (a_n, raw, LN stats); reset-before (raw, stats, raw_n, stats_n)
         for t in range(T):
             n = sizes[t]
             if n == 0:
@@ -92,10 +94,10 @@ class FusedGRU(torch.autograd.Function):
             else:
                 a, raw, st = _lin(hin, w_hh[: 2 * H], hb_rz, ln_rz)
                 torch.add(X[t, :n, : 2 * H], a, out=rz).sigmoid_()
-                q = rz[:, :H] * hin
+                q = rz[:, :H] * hin if QB is None else torch.mul(rz[:, :H], hin, out=QB[t, :n])
                 an, rawn, stn = _lin(q, w_hh[2 * H :], hb_n, ln_n)
                 nn_ = torch.add(X[t, :n, 2 * H :], an, out=N[j, :n])
-                item = (q, raw, st, rawn, stn)
+                item = (raw, st, rawn, stn)  # (q is in QB)
             nn_.tanh_()
             out = Y[t, :n] if A is None else A[t, :n]
             torch.addcmul(nn_, rz[:, H:], hp - nn_, out=out)
@@ -105,6 +107,7 @@ class FusedGRU(torch.autograd.Function):
                 saved.append(item)
         if keep:
             ctx.save_for_backward(h0, w_hh, hb, ln_w, m, Y, RZ, N)
+            ctx.qb = QB
             ctx.saved, ctx.zh, ctx.reset_after, ctx.sizes = saved, zh, reset_after, sizes
         return Y, final_rows(Y, lengths)
 
@@ -129,8 +132,9 @@ class FusedGRU(torch.autograd.Function):
         dY = dY if dY is not None else Y.new_zeros(Y.shape)
         DX = Y.new_zeros(T, B, G3)        # d xp: [d r_pre, d z_pre, d n_pre]
         DA = Y.new_zeros(T, B, G3) if ra else None   # d of a (reset_after: [dr, dz, dn ⊙ r])
-        DS = Y.new_zeros(T, B, G3) if ln_w is not None or not ra else None  # GEMM-side grads
-        Q = Y.new_zeros(T, B, H) if not ra else None
+        # GEMM-side grads: without layer norm they equal DX (reset-before reads DX then)
+        DS = Y.new_zeros(T, B, G3) if ln_w is not None else None
+        Q = ctx.qb  # reset-before: the forward's q = r ⊙ h_in per step
         d_lnw = Y.new_zeros(G3) if ln_w is not None else None
         w_t = w_hh.t().contiguous()
         w_rzt, w_nt = w_hh[: 2 * H].t().contiguous(), w_hh[2 * H :].t().contiguous()
@@ -163,14 +167,14 @@ class FusedGRU(torch.autograd.Function):
                 ghn = gh[:n]
                 ghn.copy_(mm_nt(src, w_t))
             else:
-                q, raw, st, rawn, stn = item
-                Q[t, :n] = q
+                raw, st, rawn, stn = item
                 srcn, dwn = _lin_bwd(dn, rawn, stn, ln_n, hb_n)
                 dq = mm_nt(srcn, w_nt)
                 sig_bwd(dq * hin, r, dx[:, :H])
                 srcrz, dwrz = _lin_bwd(dx[:, : 2 * H], raw, st, ln_rz, hb_rz)
-                DS[t, :n, : 2 * H] = srcrz
-                DS[t, :n, 2 * H :] = srcn
+                if DS is not None:
+                    DS[t, :n, : 2 * H] = srcrz
+                    DS[t, :n, 2 * H :] = srcn
                 if ln_w is not None:
                     d_lnw[: 2 * H] += dwrz
                     d_lnw[2 * H :] += dwn
@@ -193,9 +197,10 @@ def _grads(ctx, DX, DA, DS, Q, gh, d_lnw):
     if need[3]:
         if ctx.reset_after:
             d_w = recurrent_weight_grad(DS if DS is not None else DA, h0, Y, m, mm_tn)
-        else:
-            d_w = torch.cat([recurrent_weight_grad(DS[..., : 2 * H], h0, Y, m, mm_tn),
-                             mm_tn(DS[..., 2 * H :].reshape(-1, H), Q.reshape(-1, H))])
+        else:  # reset-before: DS is DX itself without layer norm
+            S = DS if DS is not None else DX
+            d_w = torch.cat([recurrent_weight_grad(S[..., : 2 * H], h0, Y, m, mm_tn),
+                             mm_tn(S[..., 2 * H :].reshape(-1, H), Q.reshape(-1, H))])
     d_hb = None
     if hb is not None and need[1]:
         if ctx.reset_after:  # DA: (T, B, 3H), or its sum when the native LN loop kept only that
