@@ -61,20 +61,16 @@ def recurrent_weight_grad(src: Tensor, h0: Tensor, Y: Tensor, m: Tensor | None,
     """``dW = Σ_t src_tᵀ h_in,t`` with ``h_in,t = h_{t-1} ⊙ m`` (h_{-1} = h0):
     src (T, B, G), h0 (B, P), Y (T, B, P) the outputs, m (B, P) or None; ``mm_tn(a, b) = aᵀ b``.
 
-    Without a mask the (T, B, P) ``h_in`` is never built: steps 1..T-1 read ``Y[:-1]`` in
-    place and step 0 adds ``src_0ᵀ h0`` (one copy of the outputs fewer at the backward's
-    memory peak)."""
+    The (T, B, P) ``h_in`` is never built: step 0 uses ``h0``, and steps 1..T-1 read ``Y`` in
+    time chunks of ~1 MB (masked per chunk). mm_tn copies its narrower operand into transposed
+    layout, and a chunk's copy stays small, so the backward's memory peak gains nothing here."""
     T, B, G, P = src.shape[0], src.shape[1], src.shape[2], h0.shape[1]
-    if m is not None or T == 1:
-        hin = torch.cat([h0.unsqueeze(0), Y[:-1]]) if T > 1 else h0.unsqueeze(0)
-        if m is not None:
-            hin = hin * m
-        return mm_tn(src.reshape(-1, G), hin.reshape(-1, P))
-    d_w = mm_tn(src[0], h0)
-    # in time chunks of ~1 MB of outputs: mm_tn copies its narrower operand into transposed
-    # layout, and a chunk's copy stays small (the whole (T·B, P) one would add to the peak)
+    d_w = mm_tn(src[0], h0 if m is None else h0 * m)
     step = max(1, (1 << 20) // max(1, B * P * Y.element_size()))
     for t0 in range(1, T, step):
         t1 = min(T, t0 + step)
-        d_w.add_(mm_tn(src[t0:t1].reshape(-1, G), Y[t0 - 1 : t1 - 1].reshape(-1, P)))
+        h = Y[t0 - 1 : t1 - 1]
+        if m is not None:
+            h = h * m
+        d_w.add_(mm_tn(src[t0:t1].reshape(-1, G), h.reshape(-1, P)))
     return d_w
