@@ -167,6 +167,31 @@ def test_zoneout_training_keeps_or_updates_each_unit():
     assert bool((kept | updated).all()) and kept.any() and updated.any()
 
 
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.5, 0.97])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_zoneout_masks_are_bernoulli_p_and_follow_the_seed(p, dtype):
+    """The CPU mask (15-bit integer compare, four per 64-bit draw) is Bernoulli(p) to within
+    2^-15 of p, 0/1 in the reference dtype, any shape, and fixed by torch.manual_seed."""
+    from rnnkit.layers.regularization import bernoulli_mask
+
+    ref = torch.empty(0, dtype=dtype)
+    torch.manual_seed(3)
+    a = bernoulli_mask((40, 50, 101), p, ref)  # 202,000 draws (not a multiple of 4 per row)
+    torch.manual_seed(3)
+    b = bernoulli_mask((40, 50, 101), p, ref)
+    assert a.dtype == dtype and a.shape == (40, 50, 101) and torch.equal(a, b)
+    assert set(a.unique().tolist()) <= {0.0, 1.0}
+    rate, sd = a.mean().item(), (p * (1 - p) / a.numel()) ** 0.5
+    assert abs(rate - p) <= 5 * sd + 2**-15
+    if p == 0.0:
+        assert a.sum() == 0
+    # the rows are independent: neighbouring entries are uncorrelated
+    flat = a.flatten()
+    if 0 < p < 1:
+        cov = ((flat[1:] - p) * (flat[:-1] - p)).mean().item()
+        assert abs(cov) < 5 * p * (1 - p) / flat.numel() ** 0.5
+
+
 def test_bidirectional_merge_and_stacked_modules():
     f, b = Recurrent(GRUCell(I, H)), Recurrent(GRUCell(I, H))
     x = torch.randn(T, B, I)
