@@ -155,35 +155,46 @@ class StreamDataset(torch.utils.data.Dataset):
 
 # ---- scoring ----------------------------------------------------------------------------------
 
-def tail_nll(model: LanguageModel, tok: Tokenizer, context: str, tail: str) -> torch.Tensor:
-    """Nats of each tail token given everything before it (the first token of a tail without
-    context is not scored: nothing predicts it)."""
+def _tail_ids(tok: Tokenizer, context: str, tail: str) -> tuple[np.ndarray, int]:
+    """``(ids, first)``: the last ``CONTEXT_CHARS`` of context then the tail, and the index of
+    the first scored token (the first token of a tail without context is not scored)."""
     ctx = encode(tok, context[-CONTEXT_CHARS:]) if context else np.zeros(0, np.int64)
     ids = np.concatenate([ctx, encode(tok, tail)])
     first = max(len(ctx), 1)
     if len(ids) - first < 1:
         raise CLIError(f"test text: expected at least 2 tokens to score, got {len(ids)}. Use a "
                        "longer text.")
+    return ids, first
+
+
+def _metrics(nll: torch.Tensor, tok: Tokenizer, tail: str) -> dict[str, float]:
+    """Char level: ``bpc`` and ``perplexity`` per character. Word level: ``bits_per_token`` and
+    ``perplexity`` per word token, and ``bpc`` = total bits / characters of the tail."""
+    bits = float(nll.double().sum()) / math.log(2)
+    per_token = bits / nll.numel()
+    if tok.kind == "char":
+        return {"bpc": per_token, "perplexity": 2 ** per_token}
+    return {"bpc": bits / len(tail), "bits_per_token": per_token, "perplexity": 2 ** per_token}
+
+
+def tail_nll(model: LanguageModel, tok: Tokenizer, context: str, tail: str) -> torch.Tensor:
+    """Nats of each tail token given everything before it (the first token of a tail without
+    context is not scored: nothing predicts it)."""
+    ids, first = _tail_ids(tok, context, tail)
     return model.token_nll(torch.as_tensor(ids), first=first, rows=64, chunk_len=512)
 
 
 def score(model: LanguageModel, tok: Tokenizer, head: str, context: str, tail: str
           ) -> tuple[dict[str, float], dict[str, dict[str, float]], str]:
-    """``(model metrics, baseline metrics, perplexity unit)`` on ``tail``.
-
-    Char level: ``bpc`` and ``perplexity`` per character. Word level: ``bits_per_token`` and
-    ``perplexity`` per word token, and ``bpc`` = total bits / characters of the tail (the word
-    tokenizer lower-cases and drops spacing, so it is only roughly comparable to bzip2).
-    """
-    nll = tail_nll(model, tok, context, tail)
-    bits = float(nll.double().sum()) / math.log(2)
-    per_token = bits / nll.numel()
+    """``(model metrics, baseline metrics, perplexity unit)`` on ``tail`` (:func:`_metrics`;
+    the word tokenizer lower-cases and drops spacing, so word-level ``bpc`` is only roughly
+    comparable to bzip2)."""
+    metrics = _metrics(tail_nll(model, tok, context, tail), tok, tail)
     base = {"unigram": {"bpc": _unigram_chars(head, tail)}, "bzip2-9": {"bpc": bzip2_bpc(tail, 1)}}
     if tok.kind == "char":
-        return {"bpc": per_token, "perplexity": 2 ** per_token}, base, "character"
+        return metrics, base, "character"
     base["unigram-word"] = _unigram_words(tok, head, tail)
-    return ({"bpc": bits / len(tail), "bits_per_token": per_token,
-             "perplexity": 2 ** per_token}, base, "word token")
+    return metrics, base, "word token"
 
 
 def dynamic_score(model: LanguageModel, tok: Tokenizer, train_text: str, context: str,
@@ -202,21 +213,11 @@ def dynamic_score(model: LanguageModel, tok: Tokenizer, train_text: str, context
                        f"the gradient statistics, got {len(train_ids)}. Train on more text.")
     seg = min(RMS_BATCHES["segment_len"], len(train_ids) - 1)
     rms = gradient_rms(model, train_ids, **{**RMS_BATCHES, "segment_len": seg})
-    ctx = encode(tok, context[-CONTEXT_CHARS:]) if context else np.zeros(0, np.int64)
-    ids = np.concatenate([ctx, encode(tok, tail)])
-    first = max(len(ctx), 1)
-    if len(ids) - first < 1:
-        raise CLIError(f"test text: expected at least 2 tokens to score, got {len(ids)}. Use a "
-                       "longer text.")
+    ids, first = _tail_ids(tok, context, tail)
     nll = dynamic_token_nll(model, torch.as_tensor(ids), first, segment_len=segment_len, lr=lr,
                             decay=decay, grad_rms=rms)
-    bits = float(nll.double().sum()) / math.log(2)
-    per_token = bits / nll.numel()
-    out: dict[str, Any] = ({"bpc": per_token} if tok.kind == "char"
-                           else {"bpc": bits / len(tail), "bits_per_token": per_token})
-    out["perplexity"] = 2 ** per_token
-    return {**out, "method": "rms", "lr": lr, "decay": decay, "segment_len": segment_len,
-            "cpu_seconds": round(time.process_time() - t0, 1)}
+    return {**_metrics(nll, tok, tail), "method": "rms", "lr": lr, "decay": decay,
+            "segment_len": segment_len, "cpu_seconds": round(time.process_time() - t0, 1)}
 
 
 def _unigram_chars(head: str, tail: str) -> float:
