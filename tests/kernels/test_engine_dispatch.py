@@ -31,38 +31,24 @@ def test_standard_layers_choose_torch(name):
     assert layer.last_kernel == "torch"
 
 
-def test_small_elman_on_cpu_chooses_the_native_engine_and_says_why(monkeypatch):
-    """A small Elman RNN (B·H·H <= elman.SEQ_MACS) runs in one C call, many times faster than
-    torch's per-step CPU loop, so auto takes the engine; impl='torch' still forces torch."""
+@pytest.mark.parametrize("cls,reason", [
+    (rnnkit.GRU, "GRU on CPU: torch has no oneDNN GRU"),
+    (rnnkit.RNN, "small Elman RNN on CPU")], ids=["gru", "small-elman"])
+def test_standard_layer_on_cpu_chooses_the_native_engine_and_says_why(cls, reason, monkeypatch):
+    """torch's CPU GRU is a generic loop (no oneDNN), and a small Elman RNN (B·H·H <=
+    elman.SEQ_MACS) runs in one C call, many times faster than torch's per-step CPU loop: auto
+    takes the engine; impl='torch' still forces torch, and without the native step torch is
+    chosen."""
     from rnnkit.kernels import torch_fused
 
-    layer = rnnkit.RNN(3, 4, strict=True)
+    layer = cls(3, 4, strict=True)
     x = torch.randn(5, 2, 3)
     choice = layer.explain(x)
     assert choice.name == "engine"
-    assert "small Elman RNN on CPU" in choice.reasons["torch"]
+    assert reason in choice.reasons["torch"]
     layer(x)
     assert layer.last_kernel == "engine"
-    forced = rnnkit.RNN(3, 4, impl="torch")
-    forced(x)
-    assert forced.last_kernel == "torch"
-    monkeypatch.setattr(torch_fused, "_native_engine", lambda: False)
-    assert layer.explain(x).name == "torch"
-
-
-def test_standard_gru_on_cpu_chooses_the_native_engine_and_says_why(monkeypatch):
-    """torch's CPU GRU is a generic loop (no oneDNN); the native engine is faster, so auto
-    takes it; impl='torch' still forces torch, and without the native step torch is chosen."""
-    from rnnkit.kernels import torch_fused
-
-    layer = rnnkit.GRU(3, 4, strict=True)
-    x = torch.randn(5, 2, 3)
-    choice = layer.explain(x)
-    assert choice.name == "engine"
-    assert "GRU on CPU: torch has no oneDNN GRU" in choice.reasons["torch"]
-    layer(x)
-    assert layer.last_kernel == "engine"
-    forced = rnnkit.GRU(3, 4, impl="torch")
+    forced = cls(3, 4, impl="torch")
     forced(x)
     assert forced.last_kernel == "torch"
     monkeypatch.setattr(torch_fused, "_native_engine", lambda: False)
