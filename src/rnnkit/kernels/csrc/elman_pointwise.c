@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "rnnkit_exp.h"
+#include "rnnkit_matvec.h"
 
 typedef struct { void *p; int64_t ts, rs; } earr;
 
@@ -42,12 +43,7 @@ void elman_seq_fwd_##SFX(const elman_ctx *k, int64_t steps, const int64_t *sizes
             T *y = eat_##SFX(&k->y, t, r); \
             T *a = (fl & E_ZH) ? eat_##SFX(&k->a, t, r) : y; \
             for (int64_t j = 0; j < H; ++j) hin[j] = m ? hp[j] * m[j] : hp[j]; \
-            for (int64_t i = 0; i < H; ++i) { \
-                const T *restrict wr = w + i * H; \
-                T s = x[i]; \
-                for (int64_t j = 0; j < H; ++j) s += wr[j] * hin[j]; \
-                a[i] = s; \
-            } \
+            rk_gemv_##SFX(w, hin, x, a, H, H); /* x_t + W_hh h_in */ \
             if (fl & E_RELU) { \
                 _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) \
                     a[i] = a[i] > 0 ? a[i] : (T)0; \
@@ -84,13 +80,8 @@ void elman_seq_bwd_##SFX(const elman_ctx *k, int64_t steps, const int64_t *sizes
                 g -= z; \
                 gz[i] = z; \
                 da[i] = (fl & E_RELU) ? (a[i] > 0 ? g : (T)0) : g * ((T)1 - a[i] * a[i]); \
-                gh[i] = 0; \
             } \
-            for (int64_t i = 0; i < H; ++i) { /* gh = W_hhᵀ da */ \
-                const T s = da[i]; \
-                const T *restrict wr = w + i * H; \
-                for (int64_t j = 0; j < H; ++j) gh[j] += s * wr[j]; \
-            } \
+            rk_gemv_t_##SFX(w, da, gh, H, H); /* gh = W_hhᵀ da */ \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
                 acc[j] = (m ? gh[j] * m[j] : gh[j]) + gz[j]; \
         } \

@@ -18,6 +18,7 @@ typedef struct {
 enum { G_ZH = 4, G_ZH_MASK = 8, G_MASK = 128 };
 
 #include "rnnkit_exp.h"
+#include "rnnkit_matvec.h"
 
 #define GDEFINE(T, SFX) \
 static inline T *gat_##SFX(const garr *a, int64_t t, int64_t r) { \
@@ -112,16 +113,8 @@ int64_t gru_seq_bwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes,
         const int64_t n = sizes[t]; \
         if (n == 0) continue; \
         gru_bwd_##SFX(k, t, n, A, a_rows < n ? a_rows : n); \
-        for (int64_t r = 0; r < n; ++r) { \
-            const T *s = gat_##SFX(&k->da, t, r); \
-            T *restrict Ar = A + r * H; \
-            for (int64_t j = 0; j < H; ++j) Ar[j] = 0; \
-            for (int64_t q = 0; q < G; ++q) { \
-                const T a = s[q]; \
-                const T *restrict wr = w + q * H; \
-                for (int64_t j = 0; j < H; ++j) Ar[j] += a * wr[j]; \
-            } \
-        } \
+        for (int64_t r = 0; r < n; ++r) \
+            rk_gemv_t_##SFX(w, gat_##SFX(&k->da, t, r), A + r * H, G, H); \
         a_rows = n; \
     } \
     return a_rows; \
@@ -153,21 +146,11 @@ void grurb_seq_fwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, 
             T *rz = gat_##SFX(&k->rz, t, r), *nn = gat_##SFX(&k->nn, t, r); \
             T *y = gat_##SFX(&k->y, t, r); \
             for (int64_t j = 0; j < H; ++j) hin[j] = m ? hp[j] * m[j] : hp[j]; \
-            for (int64_t g = 0; g < 2 * H; ++g) { \
-                const T *restrict wr = w + g * H; \
-                T s = 0; \
-                for (int64_t j = 0; j < H; ++j) s += wr[j] * hin[j]; \
-                a[g] = hb ? s + hb[g] : s; \
-            } \
+            rk_gemv_##SFX(w, hin, hb, a, 2 * H, H); /* W_rz h_in + b_rz */ \
             _Pragma("GCC ivdep") for (int64_t g = 0; g < 2 * H; ++g) \
                 rz[g] = (T)1 / ((T)1 + rk_exp_##SFX(-(x[g] + a[g]))); \
             for (int64_t j = 0; j < H; ++j) q[j] = rz[j] * hin[j]; \
-            for (int64_t i = 0; i < H; ++i) { \
-                const T *restrict wr = w + (2 * H + i) * H; \
-                T s = 0; \
-                for (int64_t j = 0; j < H; ++j) s += wr[j] * q[j]; \
-                a[i] = hb ? s + hb[2 * H + i] : s; \
-            } \
+            rk_gemv_##SFX(w + 2 * H * H, q, hb ? hb + 2 * H : 0, a, H, H); /* W_n q + b_n */ \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
                 T v = x[2 * H + j] + a[j]; \
                 T nv = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * v)); \
@@ -211,25 +194,17 @@ void grurb_seq_bwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, 
                 dx[2 * H + j] = (d - d * zz) * ((T)1 - nv * nv); \
                 direct[j] = d * zz + az; \
                 qo[j] = rz[j] * hin[j]; \
-                dq[j] = 0; \
             } \
-            for (int64_t i = 0; i < H; ++i) { /* dq = W_nᵀ dn */ \
-                const T s = dx[2 * H + i]; \
-                const T *restrict wr = w + (2 * H + i) * H; \
-                for (int64_t j = 0; j < H; ++j) dq[j] += s * wr[j]; \
-            } \
+            rk_gemv_t_##SFX(w + 2 * H * H, dx + 2 * H, dq, H, H); /* dq = W_nᵀ dn */ \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
                 T rr = rz[j]; \
                 dx[j] = dq[j] * hin[j] * rr * ((T)1 - rr); \
-                dhin[j] = dq[j] * rr; \
             } \
-            for (int64_t g = 0; g < 2 * H; ++g) { /* dh_in += W_rzᵀ [dr, dz] */ \
-                const T s = dx[g]; \
-                const T *restrict wr = w + g * H; \
-                for (int64_t j = 0; j < H; ++j) dhin[j] += s * wr[j]; \
+            rk_gemv_t_##SFX(w, dx, dhin, 2 * H, H); /* W_rzᵀ [dr, dz] */ \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+                T d = dhin[j] + dq[j] * rz[j]; \
+                acc[j] = (m ? d * m[j] : d) + direct[j]; \
             } \
-            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
-                acc[j] = (m ? dhin[j] * m[j] : dhin[j]) + direct[j]; \
         } \
     } \
 }

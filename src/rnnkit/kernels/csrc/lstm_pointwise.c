@@ -35,6 +35,7 @@ enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64,
        LNH = 256, LNX = 512 };
 
 #include "rnnkit_exp.h"
+#include "rnnkit_matvec.h"
 
 #define DEFINE(T, SFX) \
 static inline T *at_##SFX(const arr *a, int64_t t, int64_t r) { \
@@ -263,16 +264,8 @@ int64_t lstm_seq_bwd_##SFX(const lstm_ctx *k, int64_t steps, const int64_t *size
         const int64_t n = sizes[t]; \
         if (n == 0) continue; \
         lstm_bwd_##SFX(k, t, n, A, a_rows < n ? a_rows : n); \
-        for (int64_t r = 0; r < n; ++r) { \
-            const T *s = at_##SFX(src, t, r); \
-            T *restrict Ar = A + r * H; \
-            for (int64_t j = 0; j < H; ++j) Ar[j] = 0; \
-            for (int64_t q = 0; q < G; ++q) { \
-                const T a = s[q]; \
-                const T *restrict wr = w + q * H; \
-                for (int64_t j = 0; j < H; ++j) Ar[j] += a * wr[j]; \
-            } \
-        } \
+        for (int64_t r = 0; r < n; ++r) \
+            rk_gemv_t_##SFX(w, at_##SFX(src, t, r), A + r * H, G, H); \
         a_rows = n; \
     } \
     return a_rows; \
