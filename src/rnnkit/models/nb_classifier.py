@@ -27,14 +27,13 @@ Letters: B batch, T tokens, V vocabulary, F n-gram features, K classes.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.models.config_dict import DictConfig
 from rnnkit.models.pooling import length_mask
 from rnnkit.models.sequence_classifier import ClassifierSteps
 
@@ -55,7 +54,7 @@ def ngram_ids(ids: Tensor, mask: Tensor, vocab_size: int, buckets: int) -> Tenso
 
 
 @dataclass(frozen=True)
-class NBLogisticConfig:
+class NBLogisticConfig(DictConfig):
     """Settings of an :class:`NBLogisticClassifier` (saved in ``config.json``).
 
     Args:
@@ -83,13 +82,6 @@ class NBLogisticConfig:
               f"expected buckets >= 0, got {self.buckets!r}.")
         check(self.alpha > 0, f"expected alpha > 0, got {self.alpha}. Pass e.g. 1.0.")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> NBLogisticConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class NBLogisticClassifier(ClassifierSteps, nn.Module):

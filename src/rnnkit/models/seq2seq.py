@@ -28,8 +28,7 @@ Shapes: B batch, S source steps, T target steps, E embedding, H hidden, K encode
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -38,12 +37,13 @@ from torch import Tensor, nn
 from rnnkit.data.pairs import Seq2SeqBatch
 from rnnkit.models.attention import ATTENTION_KINDS, Attention, AttentionMemory
 from rnnkit.models.backbone import MODEL_KINDS, backbone_output_size, build_recurrent
+from rnnkit.models.config_dict import DictConfig
 
 __all__ = ["Seq2Seq", "Seq2SeqBatch", "Seq2SeqConfig"]
 
 
 @dataclass(frozen=True)
-class Seq2SeqConfig:
+class Seq2SeqConfig(DictConfig):
     """Settings of a :class:`Seq2Seq` model (saved in the run's config.json).
 
     Args:
@@ -99,13 +99,6 @@ class Seq2SeqConfig:
                 raise ValueError(f"Seq2SeqConfig: expected 0 <= {name} < tgt_vocab_size "
                                  f"({self.tgt_vocab_size}), got {getattr(self, name)}.")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Seq2SeqConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class Seq2Seq(nn.Module):

@@ -27,7 +27,6 @@ Letters: B batch, T time, C channels, H hidden, K classes.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.models.backbone import MODEL_KINDS, backbone_output_size, build_recurrent
+from rnnkit.models.config_dict import DictConfig
 from rnnkit.models.pooling import POOLINGS, SequencePooling, length_mask
 
 __all__ = ["ClassifierSteps", "SequenceClassifier", "SequenceClassifierConfig"]
@@ -49,7 +49,7 @@ def _check(cond: bool, where: str, msg: str) -> None:
 
 
 @dataclass(frozen=True)
-class SequenceClassifierConfig:
+class SequenceClassifierConfig(DictConfig):
     """Settings of a :class:`SequenceClassifier` (saved in ``config.json``).
 
     Args:
@@ -107,13 +107,6 @@ class SequenceClassifierConfig:
         _check(0 <= self.label_smoothing < 1, w,
                f"expected 0 <= label_smoothing < 1, got {self.label_smoothing}.")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SequenceClassifierConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class ClassifierSteps:

@@ -16,8 +16,7 @@ Shapes: B batch, T steps, V vocabulary, M embedding, H hidden, N tags.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +24,7 @@ from torch import Tensor, nn
 
 from rnnkit.data.collate import PaddedBatch
 from rnnkit.models.backbone import MODEL_KINDS, backbone_output_size, build_recurrent
+from rnnkit.models.config_dict import DictConfig
 from rnnkit.models.crf import CRF
 
 __all__ = ["IGNORE_INDEX", "Tagger", "TaggerConfig"]
@@ -33,7 +33,7 @@ IGNORE_INDEX = -100
 
 
 @dataclass(frozen=True)
-class TaggerConfig:
+class TaggerConfig(DictConfig):
     """Settings of a :class:`Tagger` (saved in config.json).
 
     Args:
@@ -66,13 +66,6 @@ class TaggerConfig:
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"TaggerConfig: expected 0 <= dropout < 1, got {self.dropout!r}.")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TaggerConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class Tagger(nn.Module):

@@ -26,7 +26,6 @@ Letters: B batch, T tokens, V vocabulary, E embedding size, H hidden, D directio
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.models.backbone import MODEL_KINDS, backbone_output_size, build_recurrent
+from rnnkit.models.config_dict import DictConfig
 from rnnkit.models.nb_classifier import ngram_ids
 from rnnkit.models.pooling import POOLINGS, SequencePooling, length_mask
 from rnnkit.models.sequence_classifier import ClassifierSteps
@@ -48,7 +48,7 @@ _BOW_GAIN = 4.0
 
 
 @dataclass(frozen=True)
-class TextClassifierConfig:
+class TextClassifierConfig(DictConfig):
     """Settings of a :class:`TextClassifier` (saved in ``config.json``).
 
     Args:
@@ -107,13 +107,6 @@ class TextClassifierConfig:
             v = getattr(self, name)
             check(0 <= v < 1, f"expected 0 <= {name} < 1, got {v}.")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TextClassifierConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class TextClassifier(ClassifierSteps, nn.Module):
