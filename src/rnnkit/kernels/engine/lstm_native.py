@@ -149,27 +149,14 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         steps = 0
     # bf16 autocast: the recurrent GEMM in bf16 (oneDNN accumulates in fp32); state, gates and
     # every sum stay fp32
-    gemm = StepGemm(w_hh if lowp is None else w_hh.to(lowp), B, steps) if xin is None else None
-    if xin is not None and steps:
+    if xin is None:
+        gemm = StepGemm(w_hh if lowp is None else w_hh.to(lowp), B, steps)
+    elif steps:  # one GEMM per step over [x_t | h_in]
         xt, I = xin[0], xin[0].shape[2]
         gemm = StepGemm(torch.cat([xin[1], w_hh], 1), B, steps)
         A = X.new_empty(B, I + P)  # [x_t | h_in], the step GEMM's input
         zx = X.new_zeros(B, G4)  # the C step's x term: zero (the GEMM holds W_ih x_t)
         kc.x, kc.xt0 = native.Arr(zx.data_ptr(), 0, G4), 0
-        for t in range(steps):
-            n = sizes[t]
-            if n == 0:
-                break
-            hp = h0[:n] if t == 0 else Y[t - 1, :n]
-            A[:n, :I].copy_(xt[t, :n])
-            torch.mul(hp, m[:n], out=A[:n, I:]) if m is not None else A[:n, I:].copy_(hp)
-            hw = gemm(A[:n])  # bound: a temporary's memory would be freed before the call
-            step(pk, t, n, hw.data_ptr())
-            if proj:
-                torch.mm(HH[0, :n], w_hr.t(), out=Y[t, :n])
-                if zh is not None:
-                    Y[t, :n].lerp_(hp, mask_at(zh, t, n))
-        steps = 0
     for t in range(steps):
         n = sizes[t]
         if n == 0:
@@ -179,8 +166,13 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
             alive[:] = [_set_x(kc, project, t, c_end)]
         j = t if keep else 0
         hp = h0[:n] if t == 0 else Y[t - 1, :n]
-        hin = hp if m is None else hp * m[:n]
-        hw = gemm(hin) if lowp is None else gemm(hin.to(lowp)).float()
+        if xin is not None:
+            A[:n, :I].copy_(xt[t, :n])
+            torch.mul(hp, m[:n], out=A[:n, I:]) if m is not None else A[:n, I:].copy_(hp)
+            hw = gemm(A[:n])  # bound: a temporary's memory would be freed before the call
+        else:
+            hin = hp if m is None else hp * m[:n]
+            hw = gemm(hin) if lowp is None else gemm(hin.to(lowp)).float()
         step(pk, t, n, hw.data_ptr())
         if proj:
             torch.mm(HH[j, :n], w_hr.t(), out=Y[t, :n])
