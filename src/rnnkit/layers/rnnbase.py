@@ -253,6 +253,12 @@ class RNNBase(nn.Module):
                         torch.stack([f[i] for f in finals]) for i in range(len(states)))
         return y.squeeze(1), (h_n if len(h_n) > 1 else h_n[0])
 
+    def _direction_impl(self) -> str:
+        """``impl`` as the per-direction choice sees it: a stack-level name that declined
+        falls back to "auto"."""
+        names = {k.name for k in dispatch.DIRECTION_KERNELS} | {"sequential"}
+        return self.impl if self.impl in names else "auto"
+
     def _stream_plan(self, x: Tensor, states: tuple[Tensor, ...]):
         """The kernels ``forward`` would choose for a one-step input like ``x`` (B, 1, I),
         cached per device, dtype, batch size, mode and settings so that streaming ``step()``
@@ -269,8 +275,7 @@ class RNNBase(nn.Module):
         if stack is not None:
             plan = ("stack", stack)
         else:
-            dir_names = {k.name for k in dispatch.DIRECTION_KERNELS} | {"sequential"}
-            impl = self.impl if self.impl in dir_names else "auto"
+            impl = self._direction_impl()
             choices, y = [], x
             for k, dirs in enumerate(self._layers):
                 run = dirs[0].make_run(y, tuple(h[k] for h in states), None)
@@ -298,8 +303,7 @@ class RNNBase(nn.Module):
                 if stack is not None:
                     return stack
             run = self._layers[0][0].make_run(x, tuple(h[0] for h in hx), lengths)
-            dir_names = {k.name for k in dispatch.DIRECTION_KERNELS} | {"sequential"}
-            impl = self.impl if self.impl in dir_names else "auto"
+            impl = self._direction_impl()
             choice = dispatch.choose(where, "direction", run, impl, False)
             reasons = {k.name: k.why_not(srun) for k in dispatch.STACK_KERNELS}
             choice.reasons = {**reasons, **choice.reasons}
