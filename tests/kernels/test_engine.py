@@ -33,12 +33,15 @@ def make_run(cell, B, T, ragged, reverse, p_drop, p_zone, training, dtype=torch.
     return DirectionRun(cell, x, state, lengths, reverse, m, z, training)
 
 
+def _loss(y, state):
+    w = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)
+    return (y * w).sum() + sum((s * s).sum() for s in state)
+
+
 def outputs_and_grads(fn, run):
     y, state = fn(run)
-    w = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)
-    loss = (y * w).sum() + sum((s * s).sum() for s in state)
     inputs = [run.x, *run.state, *run.cell.parameters()]
-    return y, state, torch.autograd.grad(loss, inputs, allow_unused=True)
+    return y, state, torch.autograd.grad(_loss(y, state), inputs, allow_unused=True)
 
 
 def assert_same(run, atol=1e-10):
@@ -81,6 +84,29 @@ def test_engine_float32_close(spec):
     torch.testing.assert_close(y2, y1, atol=1e-5, rtol=1e-4)
     for a, b in zip(g2, g1, strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("size", [(3, 5), (17, 72)], ids=["whole-seq", "per-step"])
+@pytest.mark.parametrize("spec", CLASSIC)
+def test_engine_backward_with_retain_graph_twice(spec, size):
+    """A one-shot backward writes its gradients over the forward buffers it no longer needs;
+    with retain_graph it must not: a second backward gives the same gradients as the first,
+    and both the same as the one-shot backward. Both the whole-sequence C loop (small B·H)
+    and the per-step GEMM loop are covered."""
+    B, H = size
+    cell = CELL_SPECS[spec](4, H, dtype=torch.float64)
+    run = make_run(cell, B, 6, True, False, 0.3, 0.2, True)
+    inputs = [run.x, *run.state, *run.cell.parameters()]
+    loss = _loss(*run_engine(run))
+    first = torch.autograd.grad(loss, inputs, retain_graph=True, allow_unused=True)
+    second = torch.autograd.grad(loss, inputs, allow_unused=True)
+    _, _, one_shot = outputs_and_grads(run_engine, run)
+    for a, b, c in zip(first, second, one_shot, strict=True):
+        if a is not None:
+            torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-12)
+            torch.testing.assert_close(c, a, atol=1e-12, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="second time"):
+        torch.autograd.grad(loss, inputs, allow_unused=True)
 
 
 @pytest.mark.parametrize("spec", ["lstm-all", "gru-layernorm", "elman-tanh"])

@@ -134,7 +134,9 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
     } \
 } \
  \
-/* A: (a_rows, H) contiguous d(h_in) from the step after (rows >= a_rows: zero). */ \
+/* A: (a_rows, H) contiguous d(h_in) from the step after (rows >= a_rows: zero).
+ * dg may be the same memory as g, and dr as r (training without retain_graph: the gradient
+ * overwrites what only this step reads): every element is read before it is written. */ \
 void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
     const int64_t H = k->H, fl = k->flags; \
     const T *pp = (const T *)k->peep, *lw = (const T *)k->lnw; \
@@ -169,40 +171,41 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
                 for (int64_t j = 0; j < H; ++j) acc[j] = 0; \
             } \
         } \
-        /* dout = d o_pre; dgg temporarily holds d(c_new) through tanh (and LN). */ \
+        /* dout = d o_pre (over o); dh becomes d(c_new) through tanh (and LN). */ \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
-            dout[j] = dh[j] * tc[j] * o[j] * ((T)1 - o[j]); \
-            dgg[j] = dh[j] * o[j] * ((T)1 - tc[j] * tc[j]); \
+            const T d = dh[j], oj = o[j], tj = tc[j]; \
+            dout[j] = d * tj * oj * ((T)1 - oj); \
+            dh[j] = d * oj * ((T)1 - tj * tj); \
         } \
         if (fl & LNC) { \
             const T mu = *at_##SFX(&k->mu, t, r), rs = *at_##SFX(&k->rs, t, r); \
             T s1 = 0, s2 = 0; \
             for (int64_t j = 0; j < H; ++j) { \
-                T xh = (cn[j] - mu) * rs, d = dgg[j]; \
+                T xh = (cn[j] - mu) * rs, d = dh[j]; \
                 dlw[j] += d * xh; dlb[j] += d; \
                 T dx = d * lw[j]; \
-                s1 += dx; s2 += dx * xh; dgg[j] = dx; \
+                s1 += dx; s2 += dx * xh; dh[j] = dx; \
             } \
             s1 /= (T)H; s2 /= (T)H; \
             for (int64_t j = 0; j < H; ++j) \
-                dgg[j] = rs * (dgg[j] - s1 - (cn[j] - mu) * rs * s2); \
+                dh[j] = rs * (dh[j] - s1 - (cn[j] - mu) * rs * s2); \
         } \
-        /* dgg += carried dc (after zoneout); gc <- the zoneout share for c_{t-1} */ \
+        /* dh += carried dc (after zoneout); gc <- the zoneout share for c_{t-1} */ \
         if (fl & ZC) { \
             const T *z = (fl & ZC_MASK) ? at_##SFX(&k->zc, t, r) : 0; \
             const T zv = (T)k->zcv; \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
-                T a = gc[j] * (z ? z[j] : zv); dgg[j] += gc[j] - a; gc[j] = a; } \
+                T a = gc[j] * (z ? z[j] : zv); dh[j] += gc[j] - a; gc[j] = a; } \
         } else { \
-            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { dgg[j] += gc[j]; gc[j] = 0; } \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { dh[j] += gc[j]; gc[j] = 0; } \
         } \
-        if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) dgg[j] += dout[j] * pp[2 * H + j]; \
+        if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) dh[j] += dout[j] * pp[2 * H + j]; \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
-            T dc = dgg[j]; \
-            di[j] = dc * gg[j] * i[j] * ((T)1 - i[j]); \
-            df[j] = dc * cp[j] * f[j] * ((T)1 - f[j]); \
-            dgg[j] = dc * i[j] * ((T)1 - gg[j] * gg[j]); \
-            gc[j] += dc * f[j]; \
+            const T dc = dh[j], ij = i[j], fj = f[j], gj = gg[j]; \
+            di[j] = dc * gj * ij * ((T)1 - ij); \
+            df[j] = dc * cp[j] * fj * ((T)1 - fj); \
+            dgg[j] = dc * ij * ((T)1 - gj * gj); \
+            gc[j] += dc * fj; \
         } \
         if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) gc[j] += di[j] * pp[j] + df[j] * pp[H + j]; \
         if (dpp) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
@@ -215,10 +218,10 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
             T s1 = 0, s2 = 0; \
             for (int64_t j = 0; j < 4 * H; ++j) { \
                 T d = dg[j], dx = d * lw4[j]; \
-                dl4[j] += d * xh[j]; s1 += dx; s2 += dx * xh[j]; dr[j] = dx; } \
+                dl4[j] += d * xh[j]; s1 += dx; s2 += dx * xh[j]; } \
             s1 /= (T)(4 * H); s2 /= (T)(4 * H); \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < 4 * H; ++j) \
-                dr[j] = rs * (dr[j] - s1 - xh[j] * s2); \
+                dr[j] = rs * (dg[j] * lw4[j] - s1 - xh[j] * s2); \
         } \
     } \
 }

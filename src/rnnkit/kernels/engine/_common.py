@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["final_rows", "mask_at", "needs_grad", "recurrent_weight_grad", "sig_bwd",
-           "split_zoneout", "tanh_bwd"]
+__all__ = ["final_rows", "graph_kept", "mask_at", "needs_grad", "recurrent_weight_grad",
+           "sig_bwd", "split_zoneout", "tanh_bwd"]
 
 _aten = torch.ops.aten
 
@@ -42,6 +42,17 @@ def final_rows(seq: Tensor, lengths: Tensor | None) -> Tensor:
 def needs_grad(*tensors) -> bool:
     return torch.is_grad_enabled() and any(
         isinstance(t, Tensor) and t.requires_grad for t in tensors)
+
+
+def graph_kept() -> bool:
+    """Inside a backward: whether this backward keeps the graph (``retain_graph=True`` or
+    ``create_graph=True``), i.e. whether what forward saved may be read again.
+
+    When it is not kept, a backward may write its gradients over the forward buffers that only
+    the step being differentiated reads, and free the rest before returning: one (T, B, G)
+    buffer fewer at the memory peak. True (the safe answer) where torch cannot tell."""
+    f = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
+    return True if f is None else bool(f())
 
 
 def autocast_lowp(t: Tensor) -> torch.dtype | None:

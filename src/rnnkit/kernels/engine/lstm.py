@@ -22,6 +22,7 @@ from torch import Tensor
 from rnnkit.kernels.engine import lstm_native
 from rnnkit.kernels.engine._common import (
     final_rows,
+    graph_kept,
     mask_at,
     needs_grad,
     recurrent_weight_grad,
@@ -126,8 +127,11 @@ class FusedLSTM(torch.autograd.Function):
             DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, sums = lstm_native.backward(
                 ctx, dY, dhn, dcn)
             G, C, TC, HH, CN = ctx.bufs[:5]
-            return _grads(ctx, DG, DR, DHP, ctx.saved_tensors[-1], C, CN, HH, gh, gc, d_lnw,
-                          d_lncw, d_lncb, sums)
+            grads = _grads(ctx, DG, DR, DHP, ctx.saved_tensors[-1], C, CN, HH, gh, gc, d_lnw,
+                           d_lncw, d_lncb, sums)
+            if not graph_kept():  # nothing reads them again: free them before the layers below
+                ctx.bufs = ctx.kc = None
+            return grads
         h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y = ctx.saved_tensors
         G, C, TC, HH, CN, R, stats, cstats = ctx.bufs
         zh, zc = ctx.zoneout

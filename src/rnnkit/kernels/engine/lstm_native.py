@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.kernels.engine import native
-from rnnkit.kernels.engine._common import final_rows, mask_at
+from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at
 from rnnkit.kernels.torch_fused import StepGemm
 
 __all__ = ["backward", "forward", "usable"]
@@ -95,7 +95,7 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     k = T if keep else 1
     proj, ln = w_hr is not None, ln_w is not None
     full = sizes[-1] == B
-    G, TC = X.new_empty(k, B, G4), X.new_empty(k, B, H)
+    G, TC = _buf(full or not keep, X, k, B, G4), X.new_empty(k, B, H)  # G: DG's buffer too
     # inference updates c in place: one (B, H) row instead of (T, B, H); with zoneout on c the
     # pre-zoneout c goes to a separate row (the lerp towards c_{t-1} reads the old row)
     c_inplace = not keep
@@ -106,7 +106,7 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     MU = X.new_zeros(k, B) if lnc_w is not None else None
     RS = X.new_zeros(k, B) if lnc_w is not None else None
     # LN over h W_hhᵀ runs in the C step; x-hat and rstd are kept for backward
-    R = X.new_empty(T, B, G4) if ln and keep else None
+    R = _buf(full, X, T, B, G4) if ln and keep else None  # backward may write DR over it
     RS4 = X.new_empty(T, B) if ln and keep else None
     h0, c0 = h0.contiguous(), c0.contiguous()
     zh_t = zh.contiguous() if isinstance(zh, Tensor) else None
@@ -205,8 +205,12 @@ def backward(ctx, dY, dhn, dcn):
     acc = dhn.clone().contiguous() if dhn is not None else G.new_zeros(B, P)
     gc = dcn.clone().contiguous() if dcn is not None else G.new_zeros(B, H)
     dY = dY.contiguous() if dY is not None else Y.new_zeros(Y.shape)
-    DHH, DG = G.new_empty(B, H), _buf(full, G, T, B, G4)
-    DR = _buf(full, G, T, B, G4) if ln else None
+    # without retain_graph the gradients overwrite the gates and the LN's x-hat: step t's
+    # backward is the last reader of both (the C step reads each element before writing it)
+    alias = not graph_kept()
+    DHH = G.new_empty(B, H)
+    DG = G if alias else _buf(full, G, T, B, G4)
+    DR = (ctx.bufs[5] if alias else _buf(full, G, T, B, G4)) if ln else None
     DHP = _buf(full, G, T, B, P) if proj else None
     d_lncw = G.new_zeros(H) if lnc_w is not None else None
     d_lncb = G.new_zeros(H) if lnc_w is not None else None
