@@ -1,7 +1,9 @@
 /* rnnkit engine: fused pointwise reset-after GRU step (forward and backward), float and double.
- * Same scheme as lstm_pointwise.c: the GEMM (and layer norm) stay in torch, one call per step.
+ * Same scheme as lstm_pointwise.c: the GEMM stays in torch, one call per step.
  * Forward: r, z = σ(x_rz + a_rz); n = tanh(x_n + r ⊙ a_n); h = n + z ⊙ (h_{t-1} - n);
- * zoneout h = lerp(h, h_{t-1}, d). a = h_in W_hhᵀ + b_hh (or its layer norm) comes in as hw.
+ * zoneout h = lerp(h, h_{t-1}, d). hw comes in as h_in W_hhᵀ + b_hh, or (G_LN) as the raw
+ * h_in W_hhᵀ, and the step makes a = LN(hw) ⊙ lnw + lnb itself (in place in hw), keeping the
+ * x-hat in r and 1/σ in rs3 for backward, which writes ds = d(raw) (ds may be r itself).
  */
 #include <math.h>
 #include <stdint.h>
@@ -13,9 +15,17 @@ typedef struct {
     double zhv;
     garr x, rz, nn, an, y, h0, zh, m;
     garr acc, dy, dx, da;
+    garr r, rs3, ds;                  /* G_LN: saved x-hat, rstd, and d of the raw product */
+    void *lnw, *lnb, *dlnw, *dlnb;    /* G_LN: gain, bias (NULL: none), their gradient sums */
+    double eps;
+    /* G_LNX: LN over the input projection row x (gain lnxw, bias lnxb or NULL) inside the
+     * step, written where r, z, n go; training keeps mean / rstd in mx / sx, and backward
+     * turns dx into d(raw x) at the end of the row, summing dlnxw / dlnxb */
+    garr mx, sx;
+    void *lnxw, *lnxb, *dlnxw, *dlnxb;
 } gru_ctx;
 
-enum { G_ZH = 4, G_ZH_MASK = 8, G_MASK = 128 };
+enum { G_ZH = 4, G_ZH_MASK = 8, G_MASK = 128, G_LN = 256, G_LNX = 512 };
 
 #include "rnnkit_exp.h"
 #include "rnnkit_matvec.h"
@@ -24,18 +34,51 @@ enum { G_ZH = 4, G_ZH_MASK = 8, G_MASK = 128 };
 static inline T *gat_##SFX(const garr *a, int64_t t, int64_t r) { \
     return (T *)a->p + t * a->ts + r * a->rs; \
 } \
-void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *hw) { \
+/* a = LN(w) ⊙ lnw + lnb over one row of 3H, in place; x-hat and rstd saved when r is set */ \
+static void gru_ln_##SFX(const gru_ctx *k, int64_t t, int64_t r, T *w) { \
+    const int64_t G = 3 * k->H; \
+    const T *lw = (const T *)k->lnw, *lb = (const T *)k->lnb; \
+    T s = 0, s2 = 0; \
+    for (int64_t j = 0; j < G; ++j) s += w[j]; \
+    const T mu = s / (T)G; \
+    for (int64_t j = 0; j < G; ++j) { T d = w[j] - mu; s2 += d * d; } \
+    const T rs = (T)1 / (T)sqrt((double)(s2 / (T)G) + k->eps); \
+    if (k->r.p) { \
+        T *xh = gat_##SFX(&k->r, t, r); \
+        _Pragma("GCC ivdep") for (int64_t j = 0; j < G; ++j) xh[j] = (w[j] - mu) * rs; \
+        *gat_##SFX(&k->rs3, t, r) = rs; \
+    } \
+    if (lb) { _Pragma("GCC ivdep") for (int64_t j = 0; j < G; ++j) \
+                  w[j] = (w[j] - mu) * rs * lw[j] + lb[j]; } \
+    else { _Pragma("GCC ivdep") for (int64_t j = 0; j < G; ++j) w[j] = (w[j] - mu) * rs * lw[j]; } \
+} \
+void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, T *hw) { \
     const int64_t H = k->H, fl = k->flags; \
     for (int64_t r = 0; r < n; ++r) { \
         const T *x = gat_##SFX(&k->x, t, r), *w = hw + r * 3 * H; \
+        if (fl & G_LN) gru_ln_##SFX(k, t, r, hw + r * 3 * H); \
         T *rz = gat_##SFX(&k->rz, t, r), *nn = gat_##SFX(&k->nn, t, r); \
         T *an = gat_##SFX(&k->an, t, r), *y = gat_##SFX(&k->y, t, r); \
         const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
+        const T *xrz = x, *xn = x + 2 * H; \
+        if (fl & G_LNX) { /* the normalised x where r, z, n go; read there before written */ \
+            const T *lw = (const T *)k->lnxw, *lb = (const T *)k->lnxb; \
+            T s = 0, s2 = 0; \
+            for (int64_t j = 0; j < 3 * H; ++j) s += x[j]; \
+            const T mu = s / (T)(3 * H); \
+            for (int64_t j = 0; j < 3 * H; ++j) { T d = x[j] - mu; s2 += d * d; } \
+            const T rs = (T)1 / (T)sqrt((double)(s2 / (T)(3 * H)) + k->eps); \
+            if (k->mx.p) { *gat_##SFX(&k->mx, t, r) = mu; *gat_##SFX(&k->sx, t, r) = rs; } \
+            for (int64_t j = 0; j < 2 * H; ++j) rz[j] = (x[j] - mu) * rs * lw[j] + (lb ? lb[j] : 0); \
+            for (int64_t j = 0; j < H; ++j) \
+                nn[j] = (x[2 * H + j] - mu) * rs * lw[2 * H + j] + (lb ? lb[2 * H + j] : 0); \
+            xrz = rz; xn = nn; \
+        } \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < 2 * H; ++j) \
-            rz[j] = (T)1 / ((T)1 + rk_exp_##SFX(-(x[j] + w[j]))); \
+            rz[j] = (T)1 / ((T)1 + rk_exp_##SFX(-(xrz[j] + w[j]))); \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
             an[j] = w[2 * H + j]; \
-            T v = x[2 * H + j] + rz[j] * an[j]; \
+            T v = xn[j] + rz[j] * an[j]; \
             T nv = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * v)); \
             nn[j] = nv; \
             y[j] = nv + rz[H + j] * (hp[j] - nv); \
@@ -48,6 +91,8 @@ void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *hw) { \
         } \
     } \
 } \
+/* dx may be the same memory as [rz | nn] (a one-shot backward): each element is read before \
+ * it is written. G_LN: da (a row scratch then) goes through the LN backward into ds. */ \
 void gru_bwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
     const int64_t H = k->H, fl = k->flags; \
     for (int64_t r = 0; r < n; ++r) { \
@@ -72,6 +117,32 @@ void gru_bwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *A, int64_t a
             dx[j] = dr; dx[H + j] = dz; dx[2 * H + j] = dn; \
             da[j] = dr; da[H + j] = dz; da[2 * H + j] = dn * rr; \
             acc[j] = a + d * zz; \
+        } \
+        if (fl & G_LN) { \
+            const int64_t G = 3 * H; \
+            const T *xh = gat_##SFX(&k->r, t, r), *lw = (const T *)k->lnw; \
+            const T rs = *gat_##SFX(&k->rs3, t, r); \
+            T *ds = gat_##SFX(&k->ds, t, r), *dlw = (T *)k->dlnw, *dlb = (T *)k->dlnb; \
+            T s1 = 0, s2 = 0; \
+            for (int64_t j = 0; j < G; ++j) { \
+                T dv = da[j] * lw[j]; dlw[j] += da[j] * xh[j]; s1 += dv; s2 += dv * xh[j]; } \
+            if (dlb) for (int64_t j = 0; j < G; ++j) dlb[j] += da[j]; \
+            s1 /= (T)G; s2 /= (T)G; \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < G; ++j) \
+                ds[j] = rs * (da[j] * lw[j] - s1 - xh[j] * s2); \
+        } \
+        if (fl & G_LNX) { /* last: dx becomes d(raw x) */ \
+            const int64_t G = 3 * H; \
+            const T *x = gat_##SFX(&k->x, t, r), *lw = (const T *)k->lnxw; \
+            const T mu = *gat_##SFX(&k->mx, t, r), rs = *gat_##SFX(&k->sx, t, r); \
+            T *dlw = (T *)k->dlnxw, *dlb = (T *)k->dlnxb, s1 = 0, s2 = 0; \
+            for (int64_t j = 0; j < G; ++j) { \
+                T xh = (x[j] - mu) * rs, dv = dx[j] * lw[j]; \
+                dlw[j] += dx[j] * xh; s1 += dv; s2 += dv * xh; } \
+            if (dlb) for (int64_t j = 0; j < G; ++j) dlb[j] += dx[j]; \
+            s1 /= (T)G; s2 /= (T)G; \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < G; ++j) \
+                dx[j] = rs * (dx[j] * lw[j] - s1 - (x[j] - mu) * rs * s2); \
         } \
     } \
 }

@@ -25,10 +25,14 @@ typedef struct {
      * optional in-step gradient sums (NULL: not wanted) */
     arr r, rs4, dr;
     void *lnhw, *dlnhw, *dpeep, *dbias;
-    /* inference only (LNX): LN without affine bias over the input projection row, gain lnxw
-     * (its bias is folded into xb) -- saves a pass and a (T, B, 4H) tensor */
+    /* LNX: LN without affine bias over the input projection row x, gain lnxw (its bias is
+     * folded into xb) -- no normalised (T, B, 4H) copy of the projection is ever made.
+     * Training saves its mean / rstd in mx / sx, and backward turns dg into d(raw x) in place
+     * at the end of the row, summing d lnxw into dlnxw. */
     void *lnxw;
     int64_t xt0;   /* x holds steps [xt0, ...): inference projects the input chunk by chunk */
+    arr mx, sx;
+    void *dlnxw;
 } lstm_ctx;
 
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
@@ -99,6 +103,7 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
                 const T mu = s / (T)(4 * H); \
                 for (int64_t j = 0; j < 4 * H; ++j) { T d = x[j] - mu; s2 += d * d; } \
                 const T rs = (T)1 / (T)sqrt((double)(s2 / (T)(4 * H)) + k->eps); \
+                if (k->mx.p) { *at_##SFX(&k->mx, t, r) = mu; *at_##SFX(&k->sx, t, r) = rs; } \
                 for (int64_t j = 0; j < 4 * H; ++j) g[j] = (x[j] - mu) * rs * lx[j]; \
                 lstm_gates_##SFX(k, t, r, g, w, g); \
             } else lstm_gates_##SFX(k, t, r, g, w, x); \
@@ -222,6 +227,17 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
             s1 /= (T)(4 * H); s2 /= (T)(4 * H); \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < 4 * H; ++j) \
                 dr[j] = rs * (dg[j] * lw4[j] - s1 - xh[j] * s2); \
+        } \
+        if (fl & LNX) { /* last: dg becomes d(raw x) (the recurrent GEMM reads dr, see LNH) */ \
+            const T *x = at_##SFX(&k->x, t, r), *lx = (const T *)k->lnxw; \
+            const T mu = *at_##SFX(&k->mx, t, r), rs = *at_##SFX(&k->sx, t, r); \
+            T *dlx = (T *)k->dlnxw, s1 = 0, s2 = 0; \
+            for (int64_t j = 0; j < 4 * H; ++j) { \
+                T xh = (x[j] - mu) * rs, dv = dg[j] * lx[j]; \
+                dlx[j] += dg[j] * xh; s1 += dv; s2 += dv * xh; } \
+            s1 /= (T)(4 * H); s2 /= (T)(4 * H); \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < 4 * H; ++j) \
+                dg[j] = rs * (dg[j] * lx[j] - s1 - (x[j] - mu) * rs * s2); \
         } \
     } \
 }

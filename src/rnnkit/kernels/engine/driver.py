@@ -68,7 +68,9 @@ def _project(cell, x: Tensor, fuse_ln: bool = False) -> Tensor:
     if isinstance(cell, ElmanCell) or (not isinstance(cell, LSTMCell) and not cell.layer_norm):
         return linear(x, cell.weight_ih, cell.bias_ih)  # the bias inside the GEMM: no copy
     xp = linear(x, cell.weight_ih)
-    if cell.layer_norm and not fuse_ln:
+    if cell.layer_norm and fuse_ln:
+        return xp  # the loop normalises it and adds the LN bias and bias_ih (both families)
+    if cell.layer_norm:
         xp = layer_norm(xp, cell.ln_ih_weight, cell.ln_ih_bias)
     if isinstance(cell, LSTMCell):
         return xp
@@ -133,8 +135,13 @@ def _run_engine(run: DirectionRun, lowp: torch.dtype | None):
                               project=lambda t0, t1: _project(cell, xt[t0:t1], ln_x), **extra)
         return _restore(y, state, inv, run.reverse, lens0)
     # projected time-major, handed on as a (B, T, G) view: step t's rows are one contiguous
-    # block for the loop, and the gate gradient (T, B, G) flows back into the GEMM uncopied
-    xp = _project(cell, x.transpose(0, 1)).transpose(0, 1)
+    # block for the loop, and the gate gradient (T, B, G) flows back into the GEMM uncopied.
+    # A layer-norm cell's input LN runs inside the loop: no normalised copy of the projection
+    # (the training memory peak is in forward, where that copy met every saved buffer)
+    ln_x = not isinstance(cell, ElmanCell) and bool(cell.layer_norm)
+    xp = _project(cell, x.transpose(0, 1), fuse_ln=ln_x).transpose(0, 1)
+    if ln_x:
+        extra["ln_x"] = True
     y, state = family(cell, xp, state, sizes, lengths, rec_mask, zoneout, **extra)
     return _restore(y, state, inv, run.reverse, lens0)
 

@@ -19,6 +19,7 @@ import torch
 from rnnkit.kernels.engine import gru_native
 from rnnkit.kernels.engine._common import (
     final_rows,
+    graph_kept,
     mask_at,
     needs_grad,
     recurrent_weight_grad,
@@ -53,19 +54,28 @@ def _lin_bwd(d, raw, stats, ln_w, b):
 
 
 class FusedGRU(torch.autograd.Function):
-    """``(xp, hb, h0, W_hh, ln_w, rec_mask, zh)`` -> ``(Y (T, B, H) time-major, h_n)``."""
+    """``(xp, hb, h0, W_hh, ln_w, rec_mask, zh, ..., lnx_w, lnx_b)`` -> ``(Y (T, B, H)
+    time-major, h_n)``. With ``lnx_w`` xp is the raw input projection and the loop applies its
+    layer norm (gain lnx_w, bias lnx_b: the LN bias plus b_ih)."""
 
     @staticmethod
-    def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, reset_after, sizes, lengths, keep):
+    def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, reset_after, sizes, lengths, keep,
+                lnx_w=None, lnx_b=None):
         ctx.native = reset_after and gru_native.usable(xp)
-        ctx.native_rb = not reset_after and gru_native.rb_usable(xp, ln_w)
+        ctx.native_rb = (not reset_after and lnx_w is None
+                         and gru_native.rb_usable(xp, ln_w))
+        ctx.lnx = None
         if ctx.native_rb:  # small reset-before problem: the whole sequence in one C call
             ctx.zh, ctx.reset_after, ctx.sizes = zh, reset_after, sizes
             return gru_native.rb_forward(ctx, xp, hb, h0, w_hh, m, zh, sizes, lengths, keep)
         if ctx.native:
             ctx.zh, ctx.reset_after, ctx.sizes = zh, reset_after, sizes
-            return gru_native.forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep)
+            return gru_native.forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep,
+                                      lnx_w, lnx_b)
         X = xp.transpose(0, 1)
+        if lnx_w is not None:  # the input projection's LN, over the whole sequence here
+            X, mu, rs = torch.native_layer_norm(X, (X.shape[-1],), lnx_w, lnx_b, _EPS)
+            ctx.lnx = (xp, lnx_w, lnx_b, mu, rs) if keep else None
         T, B, G3 = X.shape
         H = G3 // 3
         Y = X.new_zeros(T, B, H)
@@ -118,8 +128,11 @@ class FusedGRU(torch.autograd.Function):
             DX, Q, gh = gru_native.rb_backward(ctx, dY, dhn)
             return _grads(ctx, DX, None, DX, Q, gh, None)
         if ctx.native:
-            DX, DA, DS, gh, d_lnw = gru_native.backward(ctx, dY, dhn)
-            return _grads(ctx, DX, DA, DS, None, gh, d_lnw)
+            DX, DA, DS, gh, d_lnw, d_lnx = gru_native.backward(ctx, dY, dhn)
+            grads = _grads(ctx, DX, DA, DS, None, gh, d_lnw, d_lnx)
+            if not graph_kept():  # nothing reads them again: free them before the layers below
+                ctx.gn = None
+            return grads
         h0, w_hh, hb, ln_w, m, Y, RZ, N = ctx.saved_tensors
         zh, ra = ctx.zh, ctx.reset_after
         T, B, H = Y.shape
@@ -188,8 +201,11 @@ class FusedGRU(torch.autograd.Function):
         return _grads(ctx, DX, DA, DS, Q, gh, d_lnw)
 
 
-def _grads(ctx, DX, DA, DS, Q, gh, d_lnw):
-    """dW_hh as one GEMM per gate block and the bias reduction, after the backward loop."""
+def _grads(ctx, DX, DA, DS, Q, gh, d_lnw, d_lnx=None):
+    """dW_hh as one GEMM per gate block and the bias reduction, after the backward loop.
+
+    ``d_lnx``: (d lnx_w, d lnx_b) when the native step already took DX through the input LN;
+    otherwise, with the input LN on, that LN's backward runs here last (DX was needed as is)."""
     h0, _, hb, _, m, Y, _, _ = ctx.saved_tensors
     H = Y.shape[2]
     need = ctx.needs_input_grad
@@ -207,16 +223,31 @@ def _grads(ctx, DX, DA, DS, Q, gh, d_lnw):
             d_hb = DA if DA.dim() == 1 else DA.sum((0, 1))
         else:
             d_hb = DX.sum((0, 1))
-    return DX.transpose(0, 1), d_hb, gh, d_w, d_lnw, None, None, None, None, None, None
+    if ctx.lnx is not None:
+        xp, lnx_w, lnx_b, mu, rs = ctx.lnx
+        DX, dlw, dlb = _aten.native_layer_norm_backward(
+            DX, xp.transpose(0, 1), [DX.shape[-1]], mu, rs, lnx_w, lnx_b,
+            [True, True, lnx_b is not None])
+        d_lnx = (dlw, dlb)
+    d_lnx = d_lnx or (None, None)
+    return (DX.transpose(0, 1), d_hb, gh, d_w, d_lnw, None, None, None, None, None, None,
+            *d_lnx)
 
 
-def run_gru(cell, xp, state, sizes, lengths, rec_mask, zoneout):
-    """Run a ``GRUCell`` over batch-first ``xp`` (B, T, 3H); returns (y (B, T, H), (h,))."""
-    hb, ln_w = cell.bias_hh, None
+def run_gru(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False):
+    """Run a ``GRUCell`` over batch-first ``xp`` (B, T, 3H); returns (y (B, T, H), (h,)).
+
+    ``ln_x``: xp is the raw projection ``x W_ihᵀ`` of a layer-norm cell (no bias), and the
+    loop applies the input LN and ``b_ih``."""
+    hb, ln_w, lnx_w, lnx_b = cell.bias_hh, None, None, None
     if cell.layer_norm:
         ln_w = cell.ln_hh_weight
         hb = cell.ln_hh_bias if hb is None else hb + cell.ln_hh_bias
+    if ln_x:
+        lnx_w, lnx_b = cell.ln_ih_weight, cell.ln_ih_bias
+        lnx_b = lnx_b if cell.bias_ih is None else lnx_b + cell.bias_ih
     zh = None if zoneout is None else zoneout[0]
     args = (xp, hb, state[0], cell.weight_hh, ln_w, rec_mask, zh)
-    y, hn = FusedGRU.apply(*args, cell.reset_after, sizes, lengths, needs_grad(*args))
+    keep = needs_grad(*args, lnx_w, lnx_b)
+    y, hn = FusedGRU.apply(*args, cell.reset_after, sizes, lengths, keep, lnx_w, lnx_b)
     return y.transpose(0, 1), (hn,)

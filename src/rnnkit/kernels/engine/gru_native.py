@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.kernels.engine import native
-from rnnkit.kernels.engine._common import final_rows
+from rnnkit.kernels.engine._common import final_rows, graph_kept
 from rnnkit.kernels.engine.lstm_native import _arr, usable
 from rnnkit.kernels.torch_fused import StepGemm
 
@@ -22,7 +22,11 @@ __all__ = ["backward", "forward", "rb_backward", "rb_forward", "rb_usable", "usa
 
 _EPS = 1e-5
 _aten = torch.ops.aten
-ZH, ZH_MASK, MASK = 4, 8, 128
+ZH, ZH_MASK, MASK, G_LN, G_LNX = 4, 8, 128, 256, 512
+
+
+def _ptr(t: Tensor | None):
+    return None if t is None else t.data_ptr()
 
 
 def _fn(kind: str, dtype):
@@ -96,18 +100,42 @@ def rb_backward(ctx, dY, dhn):
     return DX, Q, acc
 
 
-def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep):
+def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w=None, lnx_b=None):
+    """Reset-after loop; ``lnx_w``: xp is the raw input projection, normalised in the step
+    (gain lnx_w, bias lnx_b), and backward's DX is the gradient of the raw projection."""
     X = xp.transpose(0, 1)
     T, B, G3 = X.shape
     H, k = G3 // 3, (T if keep else 1)
-    RZ, N, AN = X.new_empty(k, B, 2 * H), X.new_empty(k, B, H), X.new_empty(k, B, H)
+    # r, z and n of a step side by side in one (k, B, 3H) buffer: a one-shot backward writes
+    # DX = [d r, d z, d n] over it (zeros where a ragged batch's rows do not run)
+    RZN = X.new_empty(k, B, G3) if sizes[-1] == B or not keep else X.new_zeros(k, B, G3)
+    RZ, N, AN = RZN[..., : 2 * H], RZN[..., 2 * H :], X.new_empty(k, B, H)
     Y = X.new_zeros(T, B, H)
     h0 = h0.contiguous()
     m = None if m is None else m.contiguous()
     kc, zh_t = _ctx(xp, h0, m, zh)
     kc.rz, kc.nn, kc.an, kc.y = _arr(RZ), _arr(N), _arr(AN), _arr(Y)
+    ln = ln_w is not None
+    R = RS3 = None
+    if ln:  # the C step normalises h_in W_hhᵀ; training keeps its x-hat and rstd
+        ln_w = ln_w.contiguous()
+        hb = None if hb is None else hb.contiguous()
+        kc.flags |= G_LN
+        kc.lnw, kc.lnb, kc.eps = ln_w.data_ptr(), None if hb is None else hb.data_ptr(), _EPS
+        if keep:  # DS is written over R in a one-shot backward: zeros in rows that never run
+            R = X.new_empty(T, B, G3) if sizes[-1] == B else X.new_zeros(T, B, G3)
+            RS3 = X.new_empty(T, B)
+            kc.r, kc.rs3 = _arr(R), native.Arr(RS3.data_ptr(), RS3.stride(0), 1)
+    MX = SX = None
+    if lnx_w is not None:
+        lnx_w = lnx_w.contiguous()
+        lnx_b = None if lnx_b is None else lnx_b.contiguous()
+        kc.flags |= G_LNX
+        kc.lnxw, kc.lnxb, kc.eps = lnx_w.data_ptr(), _ptr(lnx_b), _EPS
+        if keep:
+            MX, SX = X.new_empty(T, B), X.new_empty(T, B)
+            kc.mx, kc.sx = (native.Arr(v.data_ptr(), v.stride(0), 1) for v in (MX, SX))
     step, pk = _fn("fwd", X.dtype), ctypes.byref(kc)
-    raws, stats = [], []
     steps = T  # 0 when one C call ran the whole sequence
     if _seq(ln_w, B, H):
         wt, hw = w_hh.contiguous(), X.new_empty(B, G3)  # W_hh row-major: no copy
@@ -123,36 +151,40 @@ def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep):
             break
         hp = h0[:n] if t == 0 else Y[t - 1, :n]
         hin = hp if m is None else hp * m[:n]
-        raw = gemm(hin)
-        if ln_w is not None:
-            hw, mu, rs = torch.native_layer_norm(raw, (G3,), ln_w, hb, _EPS)
-            if keep:
-                raws.append(raw)
-                stats.append((mu, rs))
-        else:
-            hw = raw if hb is None else raw.add_(hb)
+        hw = gemm(hin) if ln or hb is None else gemm(hin, hb)
         step(pk, t, n, hw.data_ptr())
     if keep:
         ctx.save_for_backward(h0, w_hh, hb, ln_w, m, Y, RZ, N)
-        ctx.gn = (AN, raws, stats, kc, zh_t)
+        ctx.gn = (AN, kc, zh_t, RZN, R, RS3, (None if lnx_w is None else xp, lnx_w, lnx_b,
+                                              MX, SX))
     return Y, final_rows(Y, lengths)
 
 
 def backward(ctx, dY, dhn):
     _, w_hh, hb, ln_w, m, Y, _, _ = ctx.saved_tensors
-    _, raws, stats, kc, _ = ctx.gn  # AN stays alive here: the C step reads it
+    _, kc, _, RZN, R, _, lnx = ctx.gn  # the tensors in ctx.gn stay alive: the C step reads them
     T, B, H = Y.shape
     acc = dhn.clone().contiguous() if dhn is not None else Y.new_zeros(B, H)
     dY = dY.contiguous() if dY is not None else Y.new_zeros(Y.shape)
     # with layer norm, DA (the gradient of the LN output) is consumed by the same step's LN
-    # backward, which also yields its bias part: one (B, 3H) block reused every step, and
+    # backward in C, which also sums its bias part: one (B, 3H) block reused every step, and
     # only its sum (d b_hh) is returned instead of a (T, B, 3H) buffer
     ln = ln_w is not None
-    DX, DA = Y.new_zeros(T, B, 3 * H), Y.new_zeros(1 if ln else T, B, 3 * H)
-    DS = Y.new_zeros(T, B, 3 * H) if ln else None
+    # without retain_graph DX overwrites [r, z, n] and DS the x-hat: step t's backward is
+    # their last reader (the C step reads each element before writing it)
+    alias = not graph_kept()
+    DX = RZN if alias else Y.new_zeros(T, B, 3 * H)
+    DA = Y.new_zeros(1 if ln else T, B, 3 * H)
+    DS = (R if alias else Y.new_zeros(T, B, 3 * H)) if ln else None
     d_lnw = Y.new_zeros(3 * H) if ln else None
     d_hb = Y.new_zeros(3 * H) if ln and hb is not None else None
     kc.acc, kc.dy, kc.dx, kc.da = _arr(acc), _arr(dY), _arr(DX), _arr(DA)
+    if ln:
+        kc.ds, kc.dlnw, kc.dlnb = _arr(DS), d_lnw.data_ptr(), _ptr(d_hb)
+    d_lnx = None
+    if lnx[1] is not None:  # d lnx_w, d lnx_b, summed in the step
+        d_lnx = (Y.new_zeros(3 * H), None if lnx[2] is None else Y.new_zeros(3 * H))
+        kc.dlnxw, kc.dlnxb = _ptr(d_lnx[0]), _ptr(d_lnx[1])
     step, pk = _fn("bwd", Y.dtype), ctypes.byref(kc)
     A = Y.new_zeros(0, H)
     steps = T
@@ -162,25 +194,15 @@ def backward(ctx, dY, dhn):
         rows = _fn("seq_bwd", Y.dtype)(pk, T, sz.data_ptr(), w.data_ptr(), buf.data_ptr())
         A, steps = buf[:rows], 0
     gemm = StepGemm(w_hh.t().contiguous(), B, steps)
-    si = len(stats)
+    src_all = DS if ln else DA
     for t in range(steps - 1, -1, -1):
         n = ctx.sizes[t]
         if n == 0:
             continue
         a_rows = min(A.shape[0], n)
         step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
-        src = DA[0 if ln else t, :n]
-        if ln:
-            si -= 1
-            mu, rs = stats[si]
-            src, dw, db = _aten.native_layer_norm_backward(
-                src, raws[si], [3 * H], mu, rs, ln_w, hb, [True, True, d_hb is not None])
-            DS[t, :n] = src
-            d_lnw += dw
-            if d_hb is not None:
-                d_hb += db
-        A = gemm(src)
+        A = gemm(src_all[t, :n])
     gh = acc
     gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
-    return DX, (d_hb if ln else DA), DS, gh, d_lnw
+    return DX, (d_hb if ln else DA), DS, gh, d_lnw, d_lnx
 

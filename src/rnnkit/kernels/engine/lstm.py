@@ -56,8 +56,10 @@ class FusedLSTM(torch.autograd.Function):
                                        lnc_b, m, zh, zc, sizes, lengths, keep, lnx_w,
                                        lowp=lowp)
         X = xp.transpose(0, 1)
+        ctx.lnx = None
         if lnx_w is not None:  # the input projection's LN (its bias is folded into ``bias``)
-            X = torch.nn.functional.layer_norm(X, (X.shape[-1],), lnx_w, None, _EPS)
+            X, mu, rs = torch.native_layer_norm(X, (X.shape[-1],), lnx_w, None, _EPS)
+            ctx.lnx = (xp, lnx_w, mu, rs) if keep else None
         if bias is not None:
             X = X + bias
         T, B, G4 = X.shape
@@ -124,11 +126,11 @@ class FusedLSTM(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, dY, dhn, dcn):
         if ctx.native:
-            DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, sums = lstm_native.backward(
+            DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, sums, d_lnxw = lstm_native.backward(
                 ctx, dY, dhn, dcn)
             G, C, TC, HH, CN = ctx.bufs[:5]
             grads = _grads(ctx, DG, DR, DHP, ctx.saved_tensors[-1], C, CN, HH, gh, gc, d_lnw,
-                           d_lncw, d_lncb, sums)
+                           d_lncw, d_lncb, sums, d_lnxw)
             if not graph_kept():  # nothing reads them again: free them before the layers below
                 ctx.bufs = ctx.kc = None
             return grads
@@ -202,15 +204,26 @@ class FusedLSTM(torch.autograd.Function):
                 ghn.mul_(m[:n])
             if zh is not None:
                 ghn.add_(acc_h)
+        d_lnxw = None
+        if ctx.lnx is not None:  # through the input LN: DG becomes d of the raw projection
+            xp, lnx_w, mu, rs = ctx.lnx
+            need = ctx.needs_input_grad
+            sums = (_peep_grad(DG, c0, C, CN) if peep and need[5] else None,
+                    DG.sum((0, 1)) if ctx.has_bias and need[1] else None)
+            DG, d_lnxw, _ = _aten.native_layer_norm_backward(
+                DG, xp.transpose(0, 1), [G4], mu, rs, lnx_w, None, [True, True, False])
+            return _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums,
+                          d_lnxw)
         return _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb)
 
 
-def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(None, None)):
+def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(None, None),
+           d_lnxw=None):
     """The big GEMMs and reductions after the backward loop, in forward's argument order.
 
-    ``sums``: (d peephole, d bias) when the native step already accumulated them."""
+    ``sums``: (d peephole, d bias) when the native step already accumulated them. With the
+    input LN (``d_lnxw`` given) DG is already the gradient of the raw projection."""
     h0, c0, _, w_ph, w_hr, _, _, _, m, _ = ctx.saved_tensors
-    T, _, G4 = DG.shape
     P = h0.shape[1]
     need = ctx.needs_input_grad
     src = DR if DR is not None else DG
@@ -220,12 +233,7 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
         d_w = recurrent_weight_grad(src, h0, Y, m, lambda a, b: _mm_tn(a, b, lowp))
     d_ph, d_bias = sums
     if d_ph is None and w_ph is not None and need[5]:
-        H = G4 // 4
-        cprev = torch.cat([c0.unsqueeze(0), C[:-1]]) if T > 1 else c0.unsqueeze(0)
-        cnew = CN if CN is not None else C
-        d_ph = torch.stack([(DG[..., :H] * cprev).sum((0, 1)),
-                            (DG[..., H : 2 * H] * cprev).sum((0, 1)),
-                            (DG[..., 3 * H :] * cnew).sum((0, 1))])
+        d_ph = _peep_grad(DG, c0, C, CN)
     d_hr = None
     if w_hr is not None and need[6]:
         d_hr = _mm_tn(DHP.reshape(-1, P), HH.reshape(-1, HH.shape[-1]),
@@ -233,7 +241,17 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
     if d_bias is None and ctx.has_bias and need[1]:
         d_bias = DG.sum((0, 1))
     return (DG.transpose(0, 1), d_bias, gh, gc, d_w, d_ph, d_hr, d_lnw, d_lncw, d_lncb,
-            None, None, None, None, None, None, None, None)
+            None, None, None, None, None, None, d_lnxw, None)
+
+
+def _peep_grad(DG: Tensor, c0: Tensor, C: Tensor, CN: Tensor | None) -> Tensor:
+    """d [p_i; p_f; p_o] (3, H) from the gate gradients DG (T, B, 4H) and the cell states."""
+    T, H = DG.shape[0], DG.shape[2] // 4
+    cprev = torch.cat([c0.unsqueeze(0), C[:-1]]) if T > 1 else c0.unsqueeze(0)
+    cnew = CN if CN is not None else C
+    return torch.stack([(DG[..., :H] * cprev).sum((0, 1)),
+                        (DG[..., H : 2 * H] * cprev).sum((0, 1)),
+                        (DG[..., 3 * H :] * cnew).sum((0, 1))])
 
 
 def _mm_tn(a: Tensor, b: Tensor, lowp: torch.dtype | None) -> Tensor:
@@ -247,8 +265,9 @@ def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, pro
              lowp=None, xin=None):
     """Run an ``LSTMCell`` over batch-first ``xp`` (B, T, 4H); returns (y (B, T, P), (h, c)).
 
-    Inference only (nothing that needs a gradient may be involved): ``ln_x``: the projection is
-    the raw one of a layer-norm cell and its LN is applied in the loop; ``project(t0, t1)``
+    ``ln_x``: the projection is the raw one of a layer-norm cell and its LN is applied in the
+    loop (no normalised copy of the projection exists; backward returns d of the raw one).
+    Inference only (nothing that needs a gradient may be involved): ``project(t0, t1)``
     instead of ``xp``: the native loop projects the input chunk by chunk (see lstm_native);
     ``xin = (x (T, B, I), W_ih)`` instead: the input joins each step's GEMM (lstm_native).
     ``lowp``: bf16 for the recurrent and weight-gradient GEMMs (CPU bf16 autocast)."""
@@ -264,10 +283,10 @@ def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, pro
     args = (xp, bias, h0, c0, cell.weight_hh, cell.weight_ph, cell.weight_hr,
             None if ln is None else ln[0], None if lnc is None else lnc[0],
             None if lnc is None else lnc[1], rec_mask, zh, zc)
-    keep = needs_grad(*args)
-    if (lnx is not None or project is not None or xin is not None) and keep:
-        raise RuntimeError("run_lstm: ln_x / project are inference paths; a gradient is needed.")
     lnx_w = None if lnx is None else lnx[0]
+    keep = needs_grad(*args, lnx_w)
+    if (project is not None or xin is not None) and keep:
+        raise RuntimeError("run_lstm: project / xin are inference paths; a gradient is needed.")
     if project is not None or xin is not None:
         y, hn, cn = lstm_native.forward(SimpleNamespace(), *args, sizes, lengths, False, lnx_w,
                                         project, lowp=lowp, xin=xin)

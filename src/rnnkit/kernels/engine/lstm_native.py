@@ -132,10 +132,14 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         kc.lnhw, kc.r = ln_w.data_ptr(), _arr(R)
         if RS4 is not None:
             kc.rs4 = native.Arr(RS4.data_ptr(), RS4.stride(0), 1)
-    if lnx_w is not None:  # inference: LN over the input projection inside the step
+    MX = SX = None
+    if lnx_w is not None:  # LN over the input projection inside the step
         lnx_w = lnx_w.contiguous()
         kc.flags |= LNX
         kc.lnxw = lnx_w.data_ptr()
+        if keep:  # its mean and rstd per row, for backward
+            MX, SX = X.new_empty(T, B), X.new_empty(T, B)
+            kc.mx, kc.sx = (native.Arr(v.data_ptr(), v.stride(0), 1) for v in (MX, SX))
     step, pk = _fn(lib, "fwd", X.dtype), ctypes.byref(kc)
     steps = T  # the per-step loop's length: 0 when one C call ran the whole sequence
     chunk, c_end = max(1, CHUNK_BYTES // (B * G4 * X.element_size())), 0
@@ -180,7 +184,8 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
                 Y[t, :n].lerp_(hp, mask_at(zh, t, n))
     if keep:
         ctx.save_for_backward(h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y)
-        ctx.bufs = (G, C, TC, HH, CN, R, RS4, (MU, RS))
+        ctx.bufs = (G, C, TC, HH, CN, R, RS4, (MU, RS),
+                    (None if lnx_w is None else xp, lnx_w, MX, SX))  # LNX: the raw x again
         ctx.zoneout, ctx.kc = (zh, zc), kc
         ctx.keepalive = (zh_t, zc_t, bias, ln_w)
     return Y, final_rows(Y, lengths), C[0].clone() if c_inplace else final_rows(C, lengths)
@@ -223,6 +228,8 @@ def backward(ctx, dY, dhn, dcn):
     kc.dpeep, kc.dbias = _ptr(d_ph), _ptr(d_b)
     if ln:
         kc.dr, kc.dlnhw = _arr(DR), d_lnw.data_ptr()
+    d_lnxw = None if ctx.bufs[8][1] is None else G.new_zeros(G4)
+    kc.dlnxw = _ptr(d_lnxw)
     step, pk = _fn(lib, "bwd", G.dtype), ctypes.byref(kc)
     src_all = DR if ln else DG
     A = G.new_zeros(0, P)  # d h_in of the step after (its running rows)
@@ -254,4 +261,4 @@ def backward(ctx, dY, dhn, dcn):
         A = gemm(src_all[t, :n]) if lowp is None else gemm(src_all[t, :n].to(lowp)).float()
     gh = acc
     gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
-    return DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, (d_ph, d_b)
+    return DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, (d_ph, d_b), d_lnxw

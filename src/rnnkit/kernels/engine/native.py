@@ -36,13 +36,16 @@ class LSTMCtx(ctypes.Structure):
                 + [("dlnw", ctypes.c_void_p), ("dlnb", ctypes.c_void_p)]
                 + [(a, Arr) for a in ("r", "rs4", "dr")]
                 + [(a, ctypes.c_void_p) for a in ("lnhw", "dlnhw", "dpeep", "dbias", "lnxw")]
-                + [("xt0", ctypes.c_int64)])
+                + [("xt0", ctypes.c_int64), ("mx", Arr), ("sx", Arr), ("dlnxw", ctypes.c_void_p)])
 
 
 class GRUCtx(ctypes.Structure):
     _fields_ = ([("H", ctypes.c_int64), ("flags", ctypes.c_int64), ("zhv", ctypes.c_double)]
                 + [(a, Arr) for a in ("x", "rz", "nn", "an", "y", "h0", "zh", "m",
-                                      "acc", "dy", "dx", "da")])
+                                      "acc", "dy", "dx", "da", "r", "rs3", "ds")]
+                + [(a, ctypes.c_void_p) for a in ("lnw", "lnb", "dlnw", "dlnb")]
+                + [("eps", ctypes.c_double), ("mx", Arr), ("sx", Arr)]
+                + [(a, ctypes.c_void_p) for a in ("lnxw", "lnxb", "dlnxw", "dlnxb")])
 
 
 class ElmanCtx(ctypes.Structure):
