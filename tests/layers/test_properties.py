@@ -192,6 +192,21 @@ def test_zoneout_masks_are_bernoulli_p_and_follow_the_seed(p, dtype):
         assert abs(cov) < 5 * p * (1 - p) / flat.numel() ** 0.5
 
 
+def test_zoneout_training_masks_are_bool_with_the_same_draws():
+    """Training zoneout masks are bool (a quarter of a float32 mask's memory), drawn exactly as
+    the float mask would be: the seed fixes them whatever the dtype."""
+    from rnnkit.layers.regularization import bernoulli_mask, zoneout_weights
+
+    ref = torch.empty(0)
+    torch.manual_seed(5)
+    zh, zc = zoneout_weights(0.3, 7, 4, (6, 5), ref, True)
+    torch.manual_seed(5)
+    fh = bernoulli_mask((7, 4, 6), 0.3, ref)
+    assert zh.dtype == zc.dtype == torch.bool and zh.shape == (7, 4, 6) and zc.shape == (7, 4, 5)
+    assert torch.equal(zh.float(), fh)
+    assert zoneout_weights(0.3, 7, 4, (6,), ref, False) == (0.3,)
+
+
 def test_bidirectional_merge_and_stacked_modules():
     f, b = Recurrent(GRUCell(I, H)), Recurrent(GRUCell(I, H))
     x = torch.randn(T, B, I)

@@ -39,8 +39,9 @@ def reference_loop(
         lengths: (B,) valid lengths (right padding), or None.
         reverse: run each sequence from its last valid step to its first.
         rec_mask: (B, P) variational dropout mask on h_{t-1} (same for every step), or None.
-        zoneout: per state tensor, keep-old weights d: a (T, B, S_k) 0/1 Bernoulli mask in
-            training, or the probability itself (a float) in evaluation; or None.
+        zoneout: per state tensor, keep-old weights d: a (T, B, S_k) Bernoulli mask in
+            training (bool, or 0/1 floats), or the probability itself (a float) in
+            evaluation; or None.
 
     Returns:
         (y (B, T, P) with zeros at padded steps, final state — each sequence's last valid step).
@@ -53,7 +54,7 @@ def reference_loop(
     for t, xp_t in enumerate(xp.unbind(1)):
         h, new_state = step(xp_t, state, rec_mask)
         if zoneout is not None:
-            new_state = tuple(torch.lerp(n, o, d[t] if isinstance(d, Tensor) else d)
+            new_state = tuple(_zone(n, o, d[t] if isinstance(d, Tensor) else d)
                               for n, o, d in zip(new_state, state, zoneout, strict=True))
             h = new_state[0]
         if lengths is not None:
@@ -67,3 +68,10 @@ def reference_loop(
     if reverse:
         y = reverse_padded(y, lengths)
     return y, state
+
+
+def _zone(new: Tensor, old: Tensor, d: Tensor | float) -> Tensor:
+    """``d ⊙ old + (1 - d) ⊙ new``: d a bool mask (select), 0/1 floats or p (lerp)."""
+    if isinstance(d, Tensor) and d.dtype == torch.bool:
+        return torch.where(d, old, new)
+    return torch.lerp(new, old, d)

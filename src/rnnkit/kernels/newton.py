@@ -254,7 +254,7 @@ def _make_problem(run: DirectionRun, xp: Tensor) -> _Problem:
         valid = lengths_to_mask(run.lengths, T, xp.device).unsqueeze(-1)
     zo = run.zoneout
     if zo is not None:
-        zo = (torch.cat(zo, -1).permute(1, 0, 2) if isinstance(zo[0], Tensor)
+        zo = (torch.cat(zo, -1).permute(1, 0, 2).to(xp.dtype) if isinstance(zo[0], Tensor)
               else torch.cat([torch.full((s,), p, dtype=xp.dtype, device=xp.device)
                               for s, p in zip(run.cell.state_sizes, zo, strict=True)]))
     m = 1.0 if run.rec_mask is None else run.rec_mask.unsqueeze(1).expand(B, T, -1)

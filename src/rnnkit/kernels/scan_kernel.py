@@ -35,11 +35,12 @@ def _why_not(run: DirectionRun) -> str | None:
     return None
 
 
-def _zoneout_weights(zoneout) -> Tensor | float | None:
+def _zoneout_weights(zoneout, dtype: torch.dtype) -> Tensor | float | None:
+    """(B, T, H) keep-old weights as ``dtype`` (the scan mixes them arithmetically), or p."""
     if zoneout is None:
         return None
     d = zoneout[0]
-    return d.permute(1, 0, 2) if isinstance(d, Tensor) else d  # (T, B, H) -> (B, T, H)
+    return d.permute(1, 0, 2).to(dtype) if isinstance(d, Tensor) else d
 
 
 _NATIVE_KIND = {MinGRUCell.coefficients: "mingru", MinLSTMCell.coefficients: "minlstm"}
@@ -68,7 +69,7 @@ def _native_kind(run: DirectionRun, d) -> str | None:
 def run_scan(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run a min-cell over time with the parallel scan; returns (y (B, T, H), (h_T,))."""
     cell = run.cell
-    d = _zoneout_weights(run.zoneout)
+    d = _zoneout_weights(run.zoneout, run.x.dtype)
     kind = _native_kind(run, d)
     if kind is not None:
         y, h_last = min_native.min_rnn_native(kind, run.x, cell.weight_ih, cell.bias_ih,

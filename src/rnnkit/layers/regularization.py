@@ -4,7 +4,8 @@
   ``h_{t-1}`` where it enters the recurrent product, ``m ~ Bernoulli(1-p) / (1-p)``.
 * Zoneout, Krueger et al. 2017: each state unit keeps its previous value with probability p,
   ``s_t = d_t ⊙ s_{t-1} + (1 - d_t) ⊙ s̃_t`` with ``d_t ~ Bernoulli(p)`` in training and
-  ``d_t = p`` (the expectation) in evaluation.
+  ``d_t = p`` (the expectation) in evaluation. The training masks are bool tensors (one byte
+  per element, a quarter of a float32 mask: they are (T, B, S), as large as the output).
 
 Masks are drawn from torch's global generator in a fixed order (recurrent dropout, then
 zoneout per state tensor), so a seed fixes them whichever kernel runs.
@@ -39,16 +40,19 @@ def recurrent_dropout_mask(p: float, batch: int, size: int, ref: Tensor,
 
 def zoneout_weights(p: float, steps: int, batch: int, sizes: tuple[int, ...], ref: Tensor,
                     training: bool) -> tuple | None:
-    """Keep-old weights per state tensor: (T, B, S_k) Bernoulli(p) masks, or p in evaluation."""
+    """Keep-old weights per state tensor: (T, B, S_k) bool Bernoulli(p) masks (on ``ref``'s
+    device), or p in evaluation."""
     if p == 0.0:
         return None
     if not training:
         return tuple(p for _ in sizes)
-    return tuple(bernoulli_mask((steps, batch, s), p, ref) for s in sizes)
+    return tuple(bernoulli_mask((steps, batch, s), p, ref, torch.bool) for s in sizes)
 
 
-def bernoulli_mask(shape: tuple[int, ...], p: float, ref: Tensor) -> Tensor:
-    """A 0/1 mask of ``shape`` (``ref``'s dtype and device), each entry 1 with probability p.
+def bernoulli_mask(shape: tuple[int, ...], p: float, ref: Tensor,
+                   dtype: torch.dtype | None = None) -> Tensor:
+    """A 0/1 mask of ``shape`` (``dtype``, default ``ref``'s; ``ref``'s device), each entry 1
+    with probability p.
 
     T·B·S draws per state tensor per call make the generator's cost visible. On CPU the mask
     compares 15-bit integers, four per 64-bit draw of torch's generator, with round(p · 2^15):
@@ -56,10 +60,10 @@ def bernoulli_mask(shape: tuple[int, ...], p: float, ref: Tensor) -> Tensor:
     with p resolved to 2^-15 (|p̃ - p| <= 1.5e-5). Elsewhere ``rand() < p``. Both follow
     ``torch.manual_seed``."""
     if ref.device.type != "cpu":
-        return torch.rand(shape, device=ref.device, dtype=ref.dtype).lt_(p)
+        return (torch.rand(shape, device=ref.device) < p).to(dtype or ref.dtype)
     n = math.prod(shape)
     # random_() on int64 draws 63 uniform bits: masking each 16-bit quarter to 15 bits leaves
     # four uniform 15-bit integers per draw
     bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_().view(torch.int16)[:n]
-    out = torch.empty(shape, dtype=ref.dtype)
+    out = torch.empty(shape, dtype=dtype or ref.dtype)
     return torch.lt(bits.bitwise_and_(0x7FFF).view(shape), round(p * 32768), out=out)

@@ -24,6 +24,11 @@ typedef struct {
     earr x, a, y, h0, zh, m, acc, dy, da;
 } elman_ctx;
 
+/* zoneout masks are bool (one byte per element): strides in bytes */
+static inline const uint8_t *eat_u8(const earr *a, int64_t t, int64_t r) {
+    return (const uint8_t *)a->p + t * a->ts + r * a->rs;
+}
+
 enum { E_RELU = 1, E_ZH = 4, E_ZH_MASK = 8, E_MASK = 128 };
 
 #define EDEFINE(T, SFX) \
@@ -52,7 +57,7 @@ void elman_seq_fwd_##SFX(const elman_ctx *k, int64_t steps, const int64_t *sizes
                     a[i] = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * a[i])); \
             } \
             if (fl & E_ZH) { \
-                const T *zd = (fl & E_ZH_MASK) ? eat_##SFX(&k->zh, t, r) : 0; \
+                const uint8_t *zd = (fl & E_ZH_MASK) ? eat_u8(&k->zh, t, r) : 0; \
                 const T zv = (T)k->zhv; \
                 _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) \
                     y[i] = a[i] + (zd ? zd[i] : zv) * (hp[i] - a[i]); \
@@ -69,7 +74,7 @@ void elman_seq_bwd_##SFX(const elman_ctx *k, int64_t steps, const int64_t *sizes
         if (n == 0) continue; \
         for (int64_t r = 0; r < n; ++r) { \
             const T *m = (fl & E_MASK) ? eat_##SFX(&k->m, 0, r) : 0; \
-            const T *zd = (fl & E_ZH_MASK) ? eat_##SFX(&k->zh, t, r) : 0; \
+            const uint8_t *zd = (fl & E_ZH_MASK) ? eat_u8(&k->zh, t, r) : 0; \
             const T zv = (fl & E_ZH) ? (T)k->zhv : (T)0; \
             const T *a = (fl & E_ZH) ? eat_##SFX(&k->a, t, r) : eat_##SFX(&k->y, t, r); \
             const T *dy = eat_##SFX(&k->dy, t, r); \

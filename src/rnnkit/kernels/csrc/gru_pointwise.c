@@ -27,6 +27,11 @@ typedef struct {
 
 enum { G_ZH = 4, G_ZH_MASK = 8, G_MASK = 128, G_LN = 256, G_LNX = 512 };
 
+/* zoneout masks are bool (one byte per element): strides in bytes */
+static inline const uint8_t *gat_u8(const garr *a, int64_t t, int64_t r) {
+    return (const uint8_t *)a->p + t * a->ts + r * a->rs;
+}
+
 #include "rnnkit_exp.h"
 #include "rnnkit_matvec.h"
 
@@ -84,7 +89,7 @@ void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, T *hw) { \
             y[j] = nv + rz[H + j] * (hp[j] - nv); \
         } \
         if (fl & G_ZH) { \
-            const T *z = (fl & G_ZH_MASK) ? gat_##SFX(&k->zh, t, r) : 0; \
+            const uint8_t *z = (fl & G_ZH_MASK) ? gat_u8(&k->zh, t, r) : 0; \
             const T zv = (T)k->zhv; \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
                 y[j] += (z ? z[j] : zv) * (hp[j] - y[j]); \
@@ -100,7 +105,7 @@ void gru_bwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *A, int64_t a
         const T *an = gat_##SFX(&k->an, t, r), *dy = gat_##SFX(&k->dy, t, r); \
         const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
         const T *m = (fl & G_MASK) ? gat_##SFX(&k->m, 0, r) : 0; \
-        const T *z = (fl & G_ZH_MASK) ? gat_##SFX(&k->zh, t, r) : 0; \
+        const uint8_t *z = (fl & G_ZH_MASK) ? gat_u8(&k->zh, t, r) : 0; \
         const T zv = (fl & G_ZH) ? (T)k->zhv : (T)0; \
         const T *Ar = r < a_rows ? A + r * H : 0; \
         T *acc = gat_##SFX(&k->acc, 0, r), *dx = gat_##SFX(&k->dx, t, r); \
@@ -229,7 +234,7 @@ void grurb_seq_fwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, 
                 y[j] = nv + rz[H + j] * (hp[j] - nv); \
             } \
             if (fl & G_ZH) { \
-                const T *zd = (fl & G_ZH_MASK) ? gat_##SFX(&k->zh, t, r) : 0; \
+                const uint8_t *zd = (fl & G_ZH_MASK) ? gat_u8(&k->zh, t, r) : 0; \
                 const T zv = (T)k->zhv; \
                 _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
                     y[j] += (zd ? zd[j] : zv) * (hp[j] - y[j]); \
@@ -249,7 +254,7 @@ void grurb_seq_bwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, 
         for (int64_t r = 0; r < n; ++r) { \
             const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
             const T *m = (fl & G_MASK) ? gat_##SFX(&k->m, 0, r) : 0; \
-            const T *zd = (fl & G_ZH_MASK) ? gat_##SFX(&k->zh, t, r) : 0; \
+            const uint8_t *zd = (fl & G_ZH_MASK) ? gat_u8(&k->zh, t, r) : 0; \
             const T zv = (fl & G_ZH) ? (T)k->zhv : (T)0; \
             const T *rz = gat_##SFX(&k->rz, t, r), *nn = gat_##SFX(&k->nn, t, r); \
             const T *dy = gat_##SFX(&k->dy, t, r); \

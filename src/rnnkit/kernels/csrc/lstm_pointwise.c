@@ -38,6 +38,11 @@ typedef struct {
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
        LNH = 256, LNX = 512 };
 
+/* zoneout masks are bool (one byte per element): strides in bytes */
+static inline const uint8_t *at_u8(const arr *a, int64_t t, int64_t r) {
+    return (const uint8_t *)a->p + t * a->ts + r * a->rs;
+}
+
 #include "rnnkit_exp.h"
 #include "rnnkit_matvec.h"
 
@@ -52,7 +57,7 @@ static void tanh_##SFX(const T *src, T *dst, int64_t n) { \
     _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
         dst[j] = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * src[j])); \
 } \
-static void lerp_##SFX(const T *a, const T *b, const T *z, T zv, T *dst, int64_t n) { \
+static void lerp_##SFX(const T *a, const T *b, const uint8_t *z, T zv, T *dst, int64_t n) { \
     if (z) { _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
                  dst[j] = a[j] + z[j] * (b[j] - a[j]); } \
     else { _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
@@ -131,10 +136,10 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) out[j] = o[j] * tc[j]; \
         if ((fl & ZH) && !(fl & PROJ)) { \
             const T *hp = t ? at_##SFX(&k->y, t - 1, r) : at_##SFX(&k->h0, 0, r); \
-            lerp_##SFX(out, hp, (fl & ZH_MASK) ? at_##SFX(&k->zh, t, r) : 0, (T)k->zhv, out, H); \
+            lerp_##SFX(out, hp, (fl & ZH_MASK) ? at_u8(&k->zh, t, r) : 0, (T)k->zhv, out, H); \
         } \
         if (fl & ZC) \
-            lerp_##SFX(cn, cp, (fl & ZC_MASK) ? at_##SFX(&k->zc, t, r) : 0, (T)k->zcv, \
+            lerp_##SFX(cn, cp, (fl & ZC_MASK) ? at_u8(&k->zc, t, r) : 0, (T)k->zcv, \
                        at_##SFX(&k->c, t, r), H); \
     } \
 } \
@@ -168,7 +173,7 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
                 _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) dh[j] = Ar[j] + acc[j] + dy[j]; \
             } \
             if (fl & ZH) { \
-                const T *z = (fl & ZH_MASK) ? at_##SFX(&k->zh, t, r) : 0; \
+                const uint8_t *z = (fl & ZH_MASK) ? at_u8(&k->zh, t, r) : 0; \
                 const T zv = (T)k->zhv; \
                 _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
                     T a = dh[j] * (z ? z[j] : zv); acc[j] = a; dh[j] -= a; } \
@@ -197,7 +202,7 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
         } \
         /* dh += carried dc (after zoneout); gc <- the zoneout share for c_{t-1} */ \
         if (fl & ZC) { \
-            const T *z = (fl & ZC_MASK) ? at_##SFX(&k->zc, t, r) : 0; \
+            const uint8_t *z = (fl & ZC_MASK) ? at_u8(&k->zc, t, r) : 0; \
             const T zv = (T)k->zcv; \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
                 T a = gc[j] * (z ? z[j] : zv); dh[j] += gc[j] - a; gc[j] = a; } \

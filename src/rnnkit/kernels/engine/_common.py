@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["final_rows", "graph_kept", "mask_at", "needs_grad", "recurrent_weight_grad",
-           "sig_bwd", "split_zoneout", "tanh_bwd"]
+           "sig_bwd", "split_zoneout", "tanh_bwd", "zone"]
 
 _aten = torch.ops.aten
 
@@ -24,6 +24,15 @@ def tanh_bwd(grad: Tensor, out: Tensor, dest: Tensor) -> Tensor:
 def mask_at(z, t: int, n: int):
     """Zoneout keep-weights of step t for the running prefix: a (n, S) tensor or a float."""
     return z[t, :n] if isinstance(z, Tensor) else z
+
+
+def zone(new: Tensor, old: Tensor, d, out: Tensor) -> Tensor:
+    """Zoneout ``out = d ⊙ old + (1 - d) ⊙ new`` for one step: d a bool mask (a select, no
+    float copy of the mask), or p / 0-1 floats (a lerp). ``out`` may be ``new``. The native C
+    steps read the bool masks as they are."""
+    if isinstance(d, Tensor) and d.dtype == torch.bool:
+        return torch.where(d, old, new, out=out)
+    return torch.lerp(new, old, d, out=out)
 
 
 def split_zoneout(zoneout, k: int):

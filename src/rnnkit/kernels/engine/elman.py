@@ -16,10 +16,12 @@ from torch import Tensor
 from rnnkit.kernels.engine import native
 from rnnkit.kernels.engine._common import (
     final_rows,
+    graph_kept,
     mask_at,
     needs_grad,
     recurrent_weight_grad,
     tanh_bwd,
+    zone,
 )
 from rnnkit.kernels.engine.lstm_native import _arr, usable
 from rnnkit.kernels.torch_fused import StepGemm, mm_tn
@@ -67,11 +69,11 @@ class FusedElman(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, bias, h0, w_hh, m, zh, relu, sizes, lengths, keep):
         X = xp.transpose(0, 1)
-        if bias is not None:
-            X = X + bias
         T, B, H = X.shape
         ctx.native = _native(xp)
         if ctx.native:
+            if bias is not None:
+                X = X + bias
             Y, A, kc, held = _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep)
             if keep:
                 ctx.save_for_backward(h0, w_hh, m, Y, A)
@@ -87,10 +89,11 @@ class FusedElman(torch.autograd.Function):
                 break
             hp = h0[:n] if t == 0 else Y[t - 1, :n]
             hin = hp if m is None else hp * m[:n]
-            a = torch.add(gemm(hin), X[t, :n], out=Y[t, :n] if A is None else A[t, :n])
+            # b_hh inside the step GEMM: no biased (T, B, H) copy of the projection
+            a = torch.add(gemm(hin, bias), X[t, :n], out=Y[t, :n] if A is None else A[t, :n])
             a.relu_() if relu else a.tanh_()
             if zh is not None:
-                torch.lerp(a, hp, mask_at(zh, t, n), out=Y[t, :n])
+                zone(a, hp, mask_at(zh, t, n), out=Y[t, :n])
         if keep:
             ctx.save_for_backward(h0, w_hh, m, Y, A)
             ctx.zh, ctx.relu, ctx.sizes, ctx.has_bias = zh, relu, sizes, bias is not None
@@ -105,7 +108,9 @@ class FusedElman(torch.autograd.Function):
         act = A if A is not None else Y
         gh = dhn.clone() if dhn is not None else h0.new_zeros(B, H)
         dY = dY if dY is not None else Y.new_zeros(Y.shape)
-        DA = Y.new_zeros(T, B, H)
+        # without retain_graph DA overwrites the pre-zoneout activations: step t's backward is
+        # their last reader (read before written, element by element)
+        DA = A if A is not None and not ctx.native and not graph_kept() else Y.new_zeros(T, B, H)
         steps = T
         if ctx.native:  # every step in one C call; the ctx struct still points at its inputs
             kc, _ = ctx.kc

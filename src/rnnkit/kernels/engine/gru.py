@@ -25,6 +25,7 @@ from rnnkit.kernels.engine._common import (
     recurrent_weight_grad,
     sig_bwd,
     tanh_bwd,
+    zone,
 )
 from rnnkit.kernels.torch_fused import mm_nt, mm_tn
 
@@ -112,7 +113,7 @@ class FusedGRU(torch.autograd.Function):
             out = Y[t, :n] if A is None else A[t, :n]
             torch.addcmul(nn_, rz[:, H:], hp - nn_, out=out)
             if zh is not None:
-                torch.lerp(out, hp, mask_at(zh, t, n), out=Y[t, :n])
+                zone(out, hp, mask_at(zh, t, n), out=Y[t, :n])
             if keep:
                 saved.append(item)
         if keep:

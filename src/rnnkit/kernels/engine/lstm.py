@@ -28,6 +28,7 @@ from rnnkit.kernels.engine._common import (
     recurrent_weight_grad,
     sig_bwd,
     tanh_bwd,
+    zone,
 )
 from rnnkit.kernels.torch_fused import mm_tn
 
@@ -112,9 +113,9 @@ class FusedLSTM(torch.autograd.Function):
             else:
                 torch.mul(o, tc, out=Y[t, :n])
             if zh is not None:
-                Y[t, :n].lerp_(hp, mask_at(zh, t, n))
+                zone(Y[t, :n], hp, mask_at(zh, t, n), out=Y[t, :n])
             if zc is not None:
-                torch.lerp(cn, cp, mask_at(zc, t, n), out=C[t, :n])
+                zone(cn, cp, mask_at(zc, t, n), out=C[t, :n])
         hn, cn_ = final_rows(Y, lengths), final_rows(C, lengths)
         if keep:
             ctx.save_for_backward(h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y)

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.kernels.engine import native
-from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at
+from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at, zone
 from rnnkit.kernels.torch_fused import StepGemm
 
 __all__ = ["backward", "forward", "usable"]
@@ -181,7 +181,7 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         if proj:
             torch.mm(HH[j, :n], w_hr.t(), out=Y[t, :n])
             if zh is not None:
-                Y[t, :n].lerp_(hp, mask_at(zh, t, n))
+                zone(Y[t, :n], hp, mask_at(zh, t, n), out=Y[t, :n])
     if keep:
         ctx.save_for_backward(h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y)
         ctx.bufs = (G, C, TC, HH, CN, R, RS4, (MU, RS),
