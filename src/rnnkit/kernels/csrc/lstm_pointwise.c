@@ -33,6 +33,12 @@ typedef struct {
     int64_t xt0;   /* x holds steps [xt0, ...): inference projects the input chunk by chunk */
     arr mx, sx;
     void *dlnxw;
+    /* inference with the input joined to the step GEMM (no PROJ): each row also writes the
+     * next step's GEMM input [x_{t+1} | h_t ⊙ m] into anext (row stride I + H), x read from
+     * xa (steps < nsteps) -- two torch copies per step fewer */
+    arr xa;
+    void *anext;
+    int64_t I, nsteps;
 } lstm_ctx;
 
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
@@ -141,6 +147,14 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
         if (fl & ZC) \
             lerp_##SFX(cn, cp, (fl & ZC_MASK) ? at_u8(&k->zc, t, r) : 0, (T)k->zcv, \
                        at_##SFX(&k->c, t, r), H); \
+        if (k->anext && t + 1 < k->nsteps) { \
+            T *restrict an = (T *)k->anext + r * (k->I + H); \
+            const T *restrict xn = at_##SFX(&k->xa, t + 1, r); \
+            const T *m = (fl & MASK) ? at_##SFX(&k->m, 0, r) : 0; \
+            for (int64_t j = 0; j < k->I; ++j) an[j] = xn[j]; \
+            if (m) { _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) an[k->I + j] = out[j] * m[j]; } \
+            else { for (int64_t j = 0; j < H; ++j) an[k->I + j] = out[j]; } \
+        } \
     } \
 } \
  \

@@ -161,6 +161,10 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         A = X.new_empty(B, I + P)  # [x_t | h_in], the step GEMM's input
         zx = X.new_zeros(B, G4)  # the C step's x term: zero (the GEMM holds W_ih x_t)
         kc.x, kc.xt0 = native.Arr(zx.data_ptr(), 0, G4), 0
+        xt = xt.to(X.dtype)
+        if not proj:  # the C step writes [x_{t+1} | h_t ⊙ m] into A itself
+            kc.xa, kc.anext = native.Arr(xt.data_ptr(), xt.stride(0), xt.stride(1)), A.data_ptr()
+            kc.I, kc.nsteps = I, T
     for t in range(steps):
         n = sizes[t]
         if n == 0:
@@ -171,8 +175,9 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         j = t if keep else 0
         hp = h0[:n] if t == 0 else Y[t - 1, :n]
         if xin is not None:
-            A[:n, :I].copy_(xt[t, :n])
-            torch.mul(hp, m[:n], out=A[:n, I:]) if m is not None else A[:n, I:].copy_(hp)
+            if t == 0 or proj:
+                A[:n, :I].copy_(xt[t, :n])
+                torch.mul(hp, m[:n], out=A[:n, I:]) if m is not None else A[:n, I:].copy_(hp)
             hw = gemm(A[:n])  # bound: a temporary's memory would be freed before the call
         else:
             hin = hp if m is None else hp * m[:n]

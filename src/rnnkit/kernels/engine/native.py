@@ -36,7 +36,9 @@ class LSTMCtx(ctypes.Structure):
                 + [("dlnw", ctypes.c_void_p), ("dlnb", ctypes.c_void_p)]
                 + [(a, Arr) for a in ("r", "rs4", "dr")]
                 + [(a, ctypes.c_void_p) for a in ("lnhw", "dlnhw", "dpeep", "dbias", "lnxw")]
-                + [("xt0", ctypes.c_int64), ("mx", Arr), ("sx", Arr), ("dlnxw", ctypes.c_void_p)])
+                + [("xt0", ctypes.c_int64), ("mx", Arr), ("sx", Arr), ("dlnxw", ctypes.c_void_p)]
+                + [("xa", Arr), ("anext", ctypes.c_void_p), ("I", ctypes.c_int64),
+                   ("nsteps", ctypes.c_int64)])
 
 
 class GRUCtx(ctypes.Structure):
