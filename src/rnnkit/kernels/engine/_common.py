@@ -77,9 +77,10 @@ def autocast_lowp(t: Tensor) -> torch.dtype | None:
 
 
 def recurrent_weight_grad(src: Tensor, h0: Tensor, Y: Tensor, m: Tensor | None,
-                          mm_tn) -> Tensor:
+                          mm_tn, rows: Tensor | None = None) -> Tensor:
     """``dW = Σ_t src_tᵀ h_in,t`` with ``h_in,t = h_{t-1} ⊙ m`` (h_{-1} = h0):
     src (T, B, G), h0 (B, P), Y (T, B, P) the outputs, m (B, P) or None; ``mm_tn(a, b) = aᵀ b``.
+    ``rows``: Y is in another batch order, and ``Y[:, rows]`` is src's (gathered per chunk).
 
     The (T, B, P) ``h_in`` is never built: step 0 uses ``h0``, and steps 1..T-1 read ``Y`` in
     time chunks of ~1 MB (masked per chunk). mm_tn copies its narrower operand into transposed
@@ -90,6 +91,8 @@ def recurrent_weight_grad(src: Tensor, h0: Tensor, Y: Tensor, m: Tensor | None,
     for t0 in range(1, T, step):
         t1 = min(T, t0 + step)
         h = Y[t0 - 1 : t1 - 1]
+        if rows is not None:
+            h = h.index_select(1, rows)
         if m is not None:
             h = h * m
         d_w.add_(mm_tn(src[t0:t1].reshape(-1, G), h.reshape(-1, P)))

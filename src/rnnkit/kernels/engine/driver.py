@@ -123,6 +123,10 @@ def _run_engine(run: DirectionRun, lowp: torch.dtype | None):
     sizes = _batch_sizes(lengths, B, T)
     family = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))]
     extra = {"lowp": lowp} if isinstance(cell, LSTMCell) else {}
+    if isinstance(cell, ElmanCell) and perm is not None:
+        # the Elman loop unsorts its output itself (its backward then owns the sorted output
+        # gradient and writes DA over it: one (T, B, H) buffer fewer)
+        extra["order"] = (perm, inv)
     if _native_lstm_inference(run):
         xt, ln_x = x.transpose(0, 1), bool(cell.layer_norm)
         if not ln_x and lowp is None and not lstm_native._seq(cell.weight_hr is not None, B,
@@ -143,14 +147,14 @@ def _run_engine(run: DirectionRun, lowp: torch.dtype | None):
     if ln_x:
         extra["ln_x"] = True
     y, state = family(cell, xp, state, sizes, lengths, rec_mask, zoneout, **extra)
-    return _restore(y, state, inv, run.reverse, lens0)
+    return _restore(y, state, inv, run.reverse, lens0, y_sorted="order" not in extra)
 
 
 def _restore(y: Tensor, state: tuple, inv: Tensor | None, reverse: bool,
-             lengths: Tensor | None):
-    """Undo the length sort and the reversal on the outputs."""
+             lengths: Tensor | None, y_sorted: bool = True):
+    """Undo the length sort (of y too unless ``y_sorted`` is False) and the reversal."""
     if inv is not None:
-        y = y.index_select(0, inv)
+        y = y.index_select(0, inv) if y_sorted else y
         state = tuple(s.index_select(0, inv) for s in state)
     if reverse:
         y = reverse_padded(y, lengths)

@@ -64,10 +64,17 @@ def _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep):
 
 
 class FusedElman(torch.autograd.Function):
-    """``(xp, bias, h0, W_hh, rec_mask, zh)`` -> ``(Y (T, B, H) time-major, h_n)``."""
+    """``(xp, bias, h0, W_hh, rec_mask, zh)`` -> ``(Y (T, B, H) time-major, h_n)``.
+
+    ``order = (perm, inv)``: the batch is length-sorted; Y is returned in the caller's order
+    (``Y.index_select(1, inv)``), and backward sorts the output gradient into a buffer of its
+    own, which DA then overwrites (one (T, B, H) buffer fewer than unsorting outside). The
+    torch loop then keeps only that unsorted output for backward, which gathers the sorted rows
+    it reads (one (T, B, H) buffer fewer again)."""
 
     @staticmethod
-    def forward(ctx, xp, bias, h0, w_hh, m, zh, relu, sizes, lengths, keep):
+    def forward(ctx, xp, bias, h0, w_hh, m, zh, relu, sizes, lengths, keep, order=None):
+        ctx.order = order
         X = xp.transpose(0, 1)
         T, B, H = X.shape
         ctx.native = _native(xp)
@@ -79,7 +86,7 @@ class FusedElman(torch.autograd.Function):
                 ctx.save_for_backward(h0, w_hh, m, Y, A)
                 ctx.zh, ctx.relu, ctx.sizes, ctx.has_bias = zh, relu, sizes, bias is not None
                 ctx.kc = (kc, held)
-            return Y, final_rows(Y, lengths)
+            return _unsorted(Y, order), final_rows(Y, lengths)
         Y = X.new_zeros(T, B, H)
         A = X.new_zeros(T, B, H) if (zh is not None and keep) else None
         gemm = StepGemm(w_hh, B, T)
@@ -94,10 +101,11 @@ class FusedElman(torch.autograd.Function):
             a.relu_() if relu else a.tanh_()
             if zh is not None:
                 zone(a, hp, mask_at(zh, t, n), out=Y[t, :n])
-        if keep:
-            ctx.save_for_backward(h0, w_hh, m, Y, A)
+        hn, y = final_rows(Y, lengths), _unsorted(Y, order)
+        if keep:  # with an order, y (what the caller holds anyway) instead of the sorted Y
+            ctx.save_for_backward(h0, w_hh, m, y, A)
             ctx.zh, ctx.relu, ctx.sizes, ctx.has_bias = zh, relu, sizes, bias is not None
-        return Y, final_rows(Y, lengths)
+        return y, hn
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -105,12 +113,24 @@ class FusedElman(torch.autograd.Function):
         h0, w_hh, m, Y, A = ctx.saved_tensors
         zh = ctx.zh
         T, B, H = Y.shape
-        act = A if A is not None else Y
+        # the torch loop with an order saved the unsorted output: rows gathered back by perm
+        rows = ctx.order[0] if ctx.order is not None and not ctx.native else None
         gh = dhn.clone() if dhn is not None else h0.new_zeros(B, H)
+        own = ctx.order is not None and dY is not None
+        if own:  # back into the sorted order, in a buffer this backward owns
+            dY = dY.index_select(1, ctx.order[0])
         dY = dY if dY is not None else Y.new_zeros(Y.shape)
-        # without retain_graph DA overwrites the pre-zoneout activations: step t's backward is
-        # their last reader (read before written, element by element)
-        DA = A if A is not None and not ctx.native and not graph_kept() else Y.new_zeros(T, B, H)
+        # DA overwrites what only step t's backward reads (element by element, read before
+        # written): the pre-zoneout activations when the graph is not kept, else the owned dY
+        if A is not None and not ctx.native and not graph_kept():
+            DA = A
+        elif own and not ctx.native:
+            DA = dY
+            for t, n in enumerate(ctx.sizes):  # rows past a sequence's end get no gradient
+                if n < B:
+                    DA[t, n:] = 0
+        else:
+            DA = Y.new_zeros(T, B, H)
         steps = T
         if ctx.native:  # every step in one C call; the ctx struct still points at its inputs
             kc, _ = ctx.kc
@@ -130,7 +150,11 @@ class FusedElman(torch.autograd.Function):
             if zh is not None:
                 acc = dh * mask_at(zh, t, n)
                 dh = dh - acc
-            a, da = act[t, :n], DA[t, :n]
+            if A is not None:
+                a = A[t, :n]
+            else:
+                a = Y[t, :n] if rows is None else Y[t].index_select(0, rows[:n])
+            da = DA[t, :n]
             if ctx.relu:
                 torch.mul(dh, a > 0, out=da)
             else:
@@ -144,15 +168,21 @@ class FusedElman(torch.autograd.Function):
         need = ctx.needs_input_grad
         d_w = None
         if need[3]:
-            d_w = recurrent_weight_grad(DA, h0, Y, m, mm_tn)
+            d_w = recurrent_weight_grad(DA, h0, Y, m, mm_tn, rows)
         d_b = DA.sum((0, 1)) if ctx.has_bias and need[1] else None
-        return DA.transpose(0, 1), d_b, gh, d_w, None, None, None, None, None, None
+        return DA.transpose(0, 1), d_b, gh, d_w, None, None, None, None, None, None, None
 
 
-def run_elman(cell, xp, state, sizes, lengths, rec_mask, zoneout):
-    """Run an ``ElmanCell`` over batch-first ``xp`` (B, T, H); returns (y (B, T, H), (h,))."""
+def _unsorted(Y: Tensor, order) -> Tensor:
+    return Y if order is None else Y.index_select(1, order[1])
+
+
+def run_elman(cell, xp, state, sizes, lengths, rec_mask, zoneout, order=None):
+    """Run an ``ElmanCell`` over batch-first ``xp`` (B, T, H); returns (y (B, T, H), (h,)).
+
+    ``order = (perm, inv)``: the batch was sorted by ``perm``; y comes back unsorted (h not)."""
     zh = None if zoneout is None else zoneout[0]
     args = (xp, cell.bias_hh, state[0], cell.weight_hh, rec_mask, zh)
     y, hn = FusedElman.apply(*args, cell.nonlinearity == "relu", sizes, lengths,
-                             needs_grad(*args))
+                             needs_grad(*args), order)
     return y.transpose(0, 1), (hn,)
