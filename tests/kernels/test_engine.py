@@ -137,12 +137,18 @@ def test_engine_declines_user_cells_and_subclasses():
     assert "overrides step/project_input" in engine_why_not(run)
 
 
-@pytest.mark.parametrize("T,B,P,masked", [(1, 3, 4, False), (7, 3, 4, False), (7, 3, 4, True),
-                                          (5, 32, 8192, False)],  # the last: 1-step chunks
-                         ids=["T1", "one-chunk", "masked", "chunked"])
-def test_recurrent_weight_grad_equals_the_concatenated_formula(T, B, P, masked):
+@pytest.mark.parametrize("T,B,P,masked,chunk", [(1, 3, 4, False, None), (7, 3, 4, False, None),
+                                                (7, 3, 4, True, None), (9, 3, 4, True, 2 * 96),
+                                                (5, 3, 4, False, 1)],
+                         ids=["T1", "one-chunk", "masked", "chunks-of-2", "1-step-chunks"])
+def test_recurrent_weight_grad_equals_the_concatenated_formula(T, B, P, masked, chunk,
+                                                               monkeypatch):
+    from rnnkit.kernels.engine import _common
     from rnnkit.kernels.engine._common import recurrent_weight_grad
     from rnnkit.kernels.torch_fused import mm_tn
+
+    if chunk is not None:  # chunk bytes: a step is B·P·8 = 96 bytes here
+        monkeypatch.setattr(_common, "WGRAD_CHUNK_BYTES", chunk)
 
     torch.manual_seed(0)
     src = torch.randn(T, B, 6, dtype=torch.float64)

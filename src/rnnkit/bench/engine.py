@@ -296,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--no-naive", action="store_true", help="skip the naive autograd loop")
     p.add_argument("--no-keras", action="store_true", help="skip Keras 3 even when installed")
-    p.add_argument("--memory", action="store_true", help="peak training memory (child processes)")
+    p.add_argument("--memory", action="store_true",
+                   help="peak training memory (child processes; shapes with B > 1: at B=1 "
+                        "the few MB a step adds are noise)")
     p.add_argument("--no-extras", action="store_true", help="skip bf16 and streaming")
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -321,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                 if only and variant not in only:
                     continue
                 naive = not a.no_naive and variant == "standard" and shape[1] <= 100
-                row = _case(family, variant, shape, a.repeats, naive, a.memory and si == 0,
+                row = _case(family, variant, shape, a.repeats, naive, a.memory and shape[0] > 1,
                             use_keras)
                 report["cases"].append(row)
                 print(f"[{family} {variant} {shape}] train {row['ratio_train']:.2f}x infer "
