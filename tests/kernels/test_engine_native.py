@@ -228,9 +228,9 @@ def test_lstm_inference_projects_in_chunks_and_matches_the_reference(kw, loop, c
 @pytest.mark.parametrize("kw", [{"peephole": True}, {"layer_norm": True}, {"zoneout": 0.2},
                                 {"proj_size": 5, "peephole": True}])
 def test_bf16_autocast_runs_the_recurrent_gemms_in_bf16_close_to_fp32(kw, monkeypatch):
-    """Under CPU bf16 autocast the engine's per-step and weight-gradient GEMMs run in bf16 with
-    fp32 state: outputs and every gradient stay within bf16 rounding of the fp32 run, and the
-    bf16 GEMMs are really used (a spy sees bf16 operands)."""
+    """Under CPU bf16 autocast the engine's input projection, per-step and weight-gradient
+    GEMMs run in bf16 with fp32 state: outputs and every gradient stay within bf16 rounding of
+    the fp32 run, and the bf16 GEMMs are really used (spies see bf16 operands)."""
     import rnnkit
     from rnnkit.kernels import torch_fused
 
@@ -243,6 +243,12 @@ def test_bf16_autocast_runs_the_recurrent_gemms_in_bf16_close_to_fp32(kw, monkey
         return real(self, a, bias)
 
     monkeypatch.setattr(torch_fused.StepGemm, "__call__", spy)
+    from rnnkit.kernels.engine import driver
+
+    projected = []  # the input projection's operand dtypes
+    real_linear = driver.linear
+    monkeypatch.setattr(driver, "linear",
+                        lambda x, w, b=None: projected.append(x.dtype) or real_linear(x, w, b))
     torch.manual_seed(0)
     layer = rnnkit.LSTM(8, 16, num_layers=2, batch_first=True, impl="engine", **kw)
     x = torch.randn(6, 12, 8)
@@ -259,9 +265,9 @@ def test_bf16_autocast_runs_the_recurrent_gemms_in_bf16_close_to_fp32(kw, monkey
                                                             layer.parameters()]
 
     ref = run(False)
-    assert torch.bfloat16 not in seen
+    assert torch.bfloat16 not in seen and torch.bfloat16 not in projected
     got = run(True)
-    assert torch.bfloat16 in seen
+    assert torch.bfloat16 in seen and torch.bfloat16 in projected
     names = ["y", "h", "c", "x.grad"] + [n for n, _ in layer.named_parameters()]
     for name, a, b in zip(names, got, ref, strict=True):
         assert a.dtype == torch.float32

@@ -265,8 +265,10 @@ class FastLinear(torch.autograd.Function):
 
 
 def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
-    """``F.linear`` for (..., K) inputs, through oneDNN where it is faster."""
-    if _LINEAR is None or x.device.type != "cpu" or x.dtype != torch.float32 or w.dtype != x.dtype:
+    """``F.linear`` for (..., K) inputs, through oneDNN where it is faster (fp32, or bf16 x and
+    w: the engine's projection under bf16 autocast, which it switches off inside itself)."""
+    if (_LINEAR is None or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.bfloat16)
+            or w.dtype != x.dtype):
         return torch.nn.functional.linear(x, w, b)
     if x.numel() * w.shape[0] < 1 << 20:  # tiny (a streaming step): oneDNN's call overhead loses
         return torch.nn.functional.linear(x, w, b)

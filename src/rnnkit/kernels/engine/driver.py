@@ -59,15 +59,19 @@ def _native_lstm_inference(run: DirectionRun) -> bool:
                    for t in (run.x, *run.state, *cell.parameters()))
 
 
-def _project(cell, x: Tensor, fuse_ln: bool = False) -> Tensor:
+def _project(cell, x: Tensor, fuse_ln: bool = False, lowp: torch.dtype | None = None) -> Tensor:
     """``cell.project_input(x)`` with the GEMM through oneDNN (same math, see the cells).
 
     For LSTM cells ``bias_ih`` is left out: ``run_lstm`` folds it into the per-step bias, which
     saves a pass (and a fresh allocation) over the whole (B, T, 4H) projection; with
-    ``fuse_ln`` the layer norm is left to the loop too."""
+    ``fuse_ln`` the layer norm is left to the loop too. ``lowp`` (LSTM under CPU bf16
+    autocast): the GEMM and its backward in bf16, the projection handed on in fp32."""
     if isinstance(cell, ElmanCell) or (not isinstance(cell, LSTMCell) and not cell.layer_norm):
         return linear(x, cell.weight_ih, cell.bias_ih)  # the bias inside the GEMM: no copy
-    xp = linear(x, cell.weight_ih)
+    if lowp is not None and isinstance(cell, LSTMCell):
+        xp = linear(x.to(lowp), cell.weight_ih.to(lowp)).float()
+    else:
+        xp = linear(x, cell.weight_ih)
     if cell.layer_norm and fuse_ln:
         return xp  # the loop normalises it and adds the LN bias and bias_ih (both families)
     if cell.layer_norm:
@@ -143,7 +147,7 @@ def _run_engine(run: DirectionRun, lowp: torch.dtype | None):
     # A layer-norm cell's input LN runs inside the loop: no normalised copy of the projection
     # (the training memory peak is in forward, where that copy met every saved buffer)
     ln_x = not isinstance(cell, ElmanCell) and bool(cell.layer_norm)
-    xp = _project(cell, x.transpose(0, 1), fuse_ln=ln_x).transpose(0, 1)
+    xp = _project(cell, x.transpose(0, 1), fuse_ln=ln_x, lowp=lowp).transpose(0, 1)
     if ln_x:
         extra["ln_x"] = True
     y, state = family(cell, xp, state, sizes, lengths, rec_mask, zoneout, **extra)
