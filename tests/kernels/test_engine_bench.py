@@ -82,3 +82,19 @@ def test_peak_memory_is_the_childs_own_and_grows_with_the_step():
     long = engine._peak_memory_mb("LSTM", "standard", (16, 400, 32, 128), True)
     del hog
     assert 0 < short < long < 200
+
+
+def test_bench_extras_time_bf16_for_lstm_and_gru(tmp_path, monkeypatch, capsys):
+    """The extras time bf16 training of LSTM (standard, peephole) and GRU against torch.nn fp32
+    and bf16, print one line per row, and write them to the JSON."""
+    monkeypatch.setattr(engine, "SHAPES", [(2, 5, 3, 4)])
+    monkeypatch.setattr(engine, "_streaming", lambda repeats: [])
+    out = tmp_path / "r.json"
+    assert engine.main(["--shapes", "0", "--cells", "RNN", "--variants", "standard",
+                        "--repeats", "1", "--no-naive", "--no-keras", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["bf16"]
+    assert [(r["family"], r["variant"]) for r in rows] == [
+        ("LSTM", "standard"), ("LSTM", "peephole"), ("GRU", "standard")]
+    assert all(set(r["times_ms"]) == {"torch.nn fp32", "torch.nn bf16", "rnnkit bf16"}
+               and r["ratio_vs_torch_fp32"] > 0 for r in rows)
+    assert capsys.readouterr().out.count("bf16 train ") == 3

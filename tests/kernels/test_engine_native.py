@@ -225,9 +225,11 @@ def test_lstm_inference_projects_in_chunks_and_matches_the_reference(kw, loop, c
 
 
 @needs_native
-@pytest.mark.parametrize("kw", [{"peephole": True}, {"layer_norm": True}, {"zoneout": 0.2},
-                                {"proj_size": 5, "peephole": True}])
-def test_bf16_autocast_runs_the_recurrent_gemms_in_bf16_close_to_fp32(kw, monkeypatch):
+@pytest.mark.parametrize("family,kw", [
+    ("LSTM", {"peephole": True}), ("LSTM", {"layer_norm": True}), ("LSTM", {"zoneout": 0.2}),
+    ("LSTM", {"proj_size": 5, "peephole": True}), ("GRU", {}), ("GRU", {"layer_norm": True}),
+    ("GRU", {"zoneout": 0.2, "recurrent_dropout": 0.1})])
+def test_bf16_autocast_runs_the_recurrent_gemms_in_bf16_close_to_fp32(family, kw, monkeypatch):
     """Under CPU bf16 autocast the engine's input projection, per-step and weight-gradient
     GEMMs run in bf16 with fp32 state: outputs and every gradient stay within bf16 rounding of
     the fp32 run, and the bf16 GEMMs are really used (spies see bf16 operands)."""
@@ -235,6 +237,7 @@ def test_bf16_autocast_runs_the_recurrent_gemms_in_bf16_close_to_fp32(kw, monkey
     from rnnkit.kernels import torch_fused
 
     monkeypatch.setattr(lstm_native, "SEQ_MACS", 0)  # the per-step GEMM path
+    monkeypatch.setattr(gru_native, "SEQ_MACS", 0)
     seen = []
     real = torch_fused.StepGemm.__call__
 
@@ -250,7 +253,7 @@ def test_bf16_autocast_runs_the_recurrent_gemms_in_bf16_close_to_fp32(kw, monkey
     monkeypatch.setattr(driver, "linear",
                         lambda x, w, b=None: projected.append(x.dtype) or real_linear(x, w, b))
     torch.manual_seed(0)
-    layer = rnnkit.LSTM(8, 16, num_layers=2, batch_first=True, impl="engine", **kw)
+    layer = getattr(rnnkit, family)(8, 16, num_layers=2, batch_first=True, impl="engine", **kw)
     x = torch.randn(6, 12, 8)
     lengths = torch.tensor([12, 5, 9, 12, 1, 7])
 
@@ -259,16 +262,19 @@ def test_bf16_autocast_runs_the_recurrent_gemms_in_bf16_close_to_fp32(kw, monkey
         layer.zero_grad()
         xi = x.clone().requires_grad_()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            y, (h, c) = layer(xi, lengths=lengths)
-        (y.float().sum() + h.float().pow(2).sum() + c.float().pow(2).sum()).backward()
-        return [y.float(), h.float(), c.float(), xi.grad] + [p.grad.clone() for p in
-                                                            layer.parameters()]
+            y, state = layer(xi, lengths=lengths)
+        state = state if isinstance(state, tuple) else (state,)
+        (y.float().sum() + sum(s.float().pow(2).sum() for s in state)).backward()
+        return [y.float(), *(s.float() for s in state), xi.grad] + [
+            p.grad.clone() for p in layer.parameters()]
 
     ref = run(False)
     assert torch.bfloat16 not in seen and torch.bfloat16 not in projected
     got = run(True)
     assert torch.bfloat16 in seen and torch.bfloat16 in projected
-    names = ["y", "h", "c", "x.grad"] + [n for n, _ in layer.named_parameters()]
+    n_state = len(ref) - 2 - len(list(layer.parameters()))
+    names = [*["y", "h", "c"][: 1 + n_state], "x.grad"]
+    names += [n for n, _ in layer.named_parameters()]
     for name, a, b in zip(names, got, ref, strict=True):
         assert a.dtype == torch.float32
         err = (a - b).abs().max() / b.abs().max().clamp(min=1e-3)

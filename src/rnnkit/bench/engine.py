@@ -184,15 +184,16 @@ def _case(family, variant, shape, repeats, naive, memory, keras=False) -> dict:
 
 
 def _bf16_rows(shape, repeats) -> list[dict]:
+    """bf16 autocast training of rnnkit and torch.nn against torch.nn's fp32, per family."""
     rows = []
-    for variant in ("standard", "peephole"):
-        ours, x, _ = _build("LSTM", variant, shape)
-        ref, _, _ = _build("LSTM", "standard", shape, torch_nn=True)
-        ref16, _, _ = _build("LSTM", "standard", shape, torch_nn=True)
+    for family, variant in (("LSTM", "standard"), ("LSTM", "peephole"), ("GRU", "standard")):
+        ours, x, _ = _build(family, variant, shape)
+        ref, _, _ = _build(family, "standard", shape, torch_nn=True)
+        ref16, _, _ = _build(family, "standard", shape, torch_nn=True)
         t = _interleaved({"torch.nn fp32": _train_fn(ref, x, None),
                           "torch.nn bf16": _train_fn(ref16, x, None, autocast=True),
                           "rnnkit bf16": _train_fn(ours, x, None, autocast=True)}, repeats)
-        rows.append({"variant": variant, "shape": list(shape),
+        rows.append({"family": family, "variant": variant, "shape": list(shape),
                      "times_ms": {k: v * 1e3 for k, v in t.items()},
                      "ratio_vs_torch_fp32": t["torch.nn fp32"] / t["rnnkit bf16"]})
     return rows
@@ -251,7 +252,8 @@ def _print(report: dict) -> None:
     for r in report.get("bf16", []):
         t = r["times_ms"]
         times = ", ".join(f"{k} {v:.1f} ms" for k, v in t.items())
-        print(f"bf16 train LSTM {r['variant']}: {times}; rnnkit bf16 vs torch.nn fp32: "
+        print(f"bf16 train {r.get('family', 'LSTM')} {r['variant']}: {times}; rnnkit bf16 vs "
+              f"torch.nn fp32: "
               f"{r['ratio_vs_torch_fp32']:.2f}x")
     for r in report.get("streaming", []):
         u = r["us_per_step"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["final_rows", "graph_kept", "mask_at", "needs_grad", "recurrent_weight_grad",
+from rnnkit.kernels.torch_fused import mm_tn
+
+__all__ = ["final_rows", "graph_kept", "mask_at", "mm_tn_in", "needs_grad", "recurrent_weight_grad",
            "sig_bwd", "split_zoneout", "tanh_bwd", "zone"]
 
 _aten = torch.ops.aten
@@ -51,6 +53,14 @@ def final_rows(seq: Tensor, lengths: Tensor | None) -> Tensor:
 def needs_grad(*tensors) -> bool:
     return torch.is_grad_enabled() and any(
         isinstance(t, Tensor) and t.requires_grad for t in tensors)
+
+
+def mm_tn_in(lowp: torch.dtype | None):
+    """The weight-gradient GEMM ``(a, b) -> aᵀ b``, in ``lowp`` (bf16 autocast) when given,
+    fp32 out."""
+    if lowp is None:
+        return mm_tn
+    return lambda a, b: mm_tn(a.to(lowp), b.to(lowp)).float()
 
 
 def graph_kept() -> bool:

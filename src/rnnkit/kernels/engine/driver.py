@@ -66,10 +66,16 @@ def _project(cell, x: Tensor, fuse_ln: bool = False, lowp: torch.dtype | None = 
     saves a pass (and a fresh allocation) over the whole (B, T, 4H) projection; with
     ``fuse_ln`` the layer norm is left to the loop too. ``lowp`` (LSTM under CPU bf16
     autocast): the GEMM and its backward in bf16, the projection handed on in fp32."""
-    if isinstance(cell, ElmanCell) or (not isinstance(cell, LSTMCell) and not cell.layer_norm):
+    plain = isinstance(cell, ElmanCell) or (not isinstance(cell, LSTMCell) and not cell.layer_norm)
+    if lowp is not None and not isinstance(cell, ElmanCell):
+        xp = linear(x.to(lowp), cell.weight_ih.to(lowp))
+        if plain and cell.bias_ih is not None:
+            return xp + cell.bias_ih  # bf16 + fp32 promotes: fp32 out, fp32 bias, one pass
+        xp = xp.float()
+        if plain:
+            return xp
+    elif plain:
         return linear(x, cell.weight_ih, cell.bias_ih)  # the bias inside the GEMM: no copy
-    if lowp is not None and isinstance(cell, LSTMCell):
-        xp = linear(x.to(lowp), cell.weight_ih.to(lowp)).float()
     else:
         xp = linear(x, cell.weight_ih)
     if cell.layer_norm and fuse_ln:
@@ -126,7 +132,7 @@ def _run_engine(run: DirectionRun, lowp: torch.dtype | None):
         lengths = lengths.index_select(0, perm)
     sizes = _batch_sizes(lengths, B, T)
     family = _FAMILIES[next(b for b in _FAMILIES if isinstance(cell, b))]
-    extra = {"lowp": lowp} if isinstance(cell, LSTMCell) else {}
+    extra = {"lowp": lowp} if isinstance(cell, (LSTMCell, GRUCell)) else {}
     if isinstance(cell, ElmanCell) and perm is not None:
         # the Elman loop unsorts its output itself (its backward then owns the sorted output
         # gradient and writes DA over it: one (T, B, H) buffer fewer)

@@ -21,6 +21,7 @@ from rnnkit.kernels.engine._common import (
     final_rows,
     graph_kept,
     mask_at,
+    mm_tn_in,
     needs_grad,
     recurrent_weight_grad,
     sig_bwd,
@@ -61,8 +62,9 @@ class FusedGRU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, reset_after, sizes, lengths, keep,
-                lnx_w=None, lnx_b=None):
+                lnx_w=None, lnx_b=None, lowp=None):
         ctx.native = reset_after and gru_native.usable(xp)
+        ctx.lowp = lowp if ctx.native else None  # bf16 GEMMs: the native reset-after loop
         ctx.native_rb = (not reset_after and lnx_w is None
                          and gru_native.rb_usable(xp, ln_w))
         ctx.lnx = None
@@ -72,7 +74,7 @@ class FusedGRU(torch.autograd.Function):
         if ctx.native:
             ctx.zh, ctx.reset_after, ctx.sizes = zh, reset_after, sizes
             return gru_native.forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep,
-                                      lnx_w, lnx_b)
+                                      lnx_w, lnx_b, ctx.lowp)
         X = xp.transpose(0, 1)
         if lnx_w is not None:  # the input projection's LN, over the whole sequence here
             X, mu, rs = torch.native_layer_norm(X, (X.shape[-1],), lnx_w, lnx_b, _EPS)
@@ -213,7 +215,8 @@ def _grads(ctx, DX, DA, DS, Q, gh, d_lnw, d_lnx=None):
     d_w = None
     if need[3]:
         if ctx.reset_after:
-            d_w = recurrent_weight_grad(DS if DS is not None else DA, h0, Y, m, mm_tn)
+            d_w = recurrent_weight_grad(DS if DS is not None else DA, h0, Y, m,
+                                        mm_tn_in(ctx.lowp))
         else:  # reset-before: DS is DX itself without layer norm
             S = DS if DS is not None else DX
             d_w = torch.cat([recurrent_weight_grad(S[..., : 2 * H], h0, Y, m, mm_tn),
@@ -232,14 +235,15 @@ def _grads(ctx, DX, DA, DS, Q, gh, d_lnw, d_lnx=None):
         d_lnx = (dlw, dlb)
     d_lnx = d_lnx or (None, None)
     return (DX.transpose(0, 1), d_hb, gh, d_w, d_lnw, None, None, None, None, None, None,
-            *d_lnx)
+            *d_lnx, None)
 
 
-def run_gru(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False):
+def run_gru(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, lowp=None):
     """Run a ``GRUCell`` over batch-first ``xp`` (B, T, 3H); returns (y (B, T, H), (h,)).
 
     ``ln_x``: xp is the raw projection ``x W_ihᵀ`` of a layer-norm cell (no bias), and the
-    loop applies the input LN and ``b_ih``."""
+    loop applies the input LN and ``b_ih``. ``lowp``: bf16 for the per-step and weight-gradient
+    GEMMs of the native reset-after loop (CPU bf16 autocast)."""
     hb, ln_w, lnx_w, lnx_b = cell.bias_hh, None, None, None
     if cell.layer_norm:
         ln_w = cell.ln_hh_weight
@@ -250,5 +254,5 @@ def run_gru(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False):
     zh = None if zoneout is None else zoneout[0]
     args = (xp, hb, state[0], cell.weight_hh, ln_w, rec_mask, zh)
     keep = needs_grad(*args, lnx_w, lnx_b)
-    y, hn = FusedGRU.apply(*args, cell.reset_after, sizes, lengths, keep, lnx_w, lnx_b)
+    y, hn = FusedGRU.apply(*args, cell.reset_after, sizes, lengths, keep, lnx_w, lnx_b, lowp)
     return y.transpose(0, 1), (hn,)

@@ -100,9 +100,11 @@ def rb_backward(ctx, dY, dhn):
     return DX, Q, acc
 
 
-def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w=None, lnx_b=None):
+def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w=None, lnx_b=None,
+            lowp=None):
     """Reset-after loop; ``lnx_w``: xp is the raw input projection, normalised in the step
-    (gain lnx_w, bias lnx_b), and backward's DX is the gradient of the raw projection."""
+    (gain lnx_w, bias lnx_b), and backward's DX is the gradient of the raw projection.
+    ``lowp`` (CPU bf16 autocast): the per-step GEMMs in bf16, state and pointwise math fp32."""
     X = xp.transpose(0, 1)
     T, B, G3 = X.shape
     H, k = G3 // 3, (T if keep else 1)
@@ -144,14 +146,18 @@ def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w=None
         _fn("seq_fwd", X.dtype)(pk, T, sz.data_ptr(), wt.data_ptr(),
                                 None if hbc is None else hbc.data_ptr(), hw.data_ptr())
         steps = 0
-    gemm = StepGemm(w_hh, B, steps)
+    gemm = StepGemm(w_hh if lowp is None else w_hh.to(lowp), B, steps)
     for t in range(steps):
         n = sizes[t]
         if n == 0:
             break
         hp = h0[:n] if t == 0 else Y[t - 1, :n]
         hin = hp if m is None else hp * m[:n]
-        hw = gemm(hin) if ln or hb is None else gemm(hin, hb)
+        if lowp is not None:  # bf16 product; + the fp32 bias promotes it back in one pass
+            raw = gemm(hin.to(lowp))
+            hw = raw.float() if ln or hb is None else torch.add(raw, hb)
+        else:
+            hw = gemm(hin) if ln or hb is None else gemm(hin, hb)
         step(pk, t, n, hw.data_ptr())
     if keep:
         ctx.save_for_backward(h0, w_hh, hb, ln_w, m, Y, RZ, N)
@@ -193,7 +199,8 @@ def backward(ctx, dY, dhn):
         sz = torch.tensor(ctx.sizes, dtype=torch.int64)
         rows = _fn("seq_bwd", Y.dtype)(pk, T, sz.data_ptr(), w.data_ptr(), buf.data_ptr())
         A, steps = buf[:rows], 0
-    gemm = StepGemm(w_hh.t().contiguous(), B, steps)
+    lowp = ctx.lowp
+    gemm = StepGemm((w_hh if lowp is None else w_hh.to(lowp)).t().contiguous(), B, steps)
     src_all = DS if ln else DA
     for t in range(steps - 1, -1, -1):
         n = ctx.sizes[t]
@@ -201,7 +208,7 @@ def backward(ctx, dY, dhn):
             continue
         a_rows = min(A.shape[0], n)
         step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
-        A = gemm(src_all[t, :n])
+        A = gemm(src_all[t, :n]) if lowp is None else gemm(src_all[t, :n].to(lowp)).float()
     gh = acc
     gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
     return DX, (d_hb if ln else DA), DS, gh, d_lnw, d_lnx

@@ -24,13 +24,13 @@ from rnnkit.kernels.engine._common import (
     final_rows,
     graph_kept,
     mask_at,
+    mm_tn_in,
     needs_grad,
     recurrent_weight_grad,
     sig_bwd,
     tanh_bwd,
     zone,
 )
-from rnnkit.kernels.torch_fused import mm_tn
 
 __all__ = ["FusedLSTM", "run_lstm"]
 
@@ -230,15 +230,14 @@ def _grads(ctx, DG, DR, DHP, Y, C, CN, HH, gh, gc, d_lnw, d_lncw, d_lncb, sums=(
     src = DR if DR is not None else DG
     d_w = None
     if need[4]:
-        lowp = getattr(ctx, "lowp", None)
-        d_w = recurrent_weight_grad(src, h0, Y, m, lambda a, b: _mm_tn(a, b, lowp))
+        d_w = recurrent_weight_grad(src, h0, Y, m, mm_tn_in(getattr(ctx, "lowp", None)))
     d_ph, d_bias = sums
     if d_ph is None and w_ph is not None and need[5]:
         d_ph = _peep_grad(DG, c0, C, CN)
     d_hr = None
     if w_hr is not None and need[6]:
-        d_hr = _mm_tn(DHP.reshape(-1, P), HH.reshape(-1, HH.shape[-1]),
-                      getattr(ctx, "lowp", None))
+        d_hr = mm_tn_in(getattr(ctx, "lowp", None))(DHP.reshape(-1, P),
+                                                    HH.reshape(-1, HH.shape[-1]))
     if d_bias is None and ctx.has_bias and need[1]:
         d_bias = DG.sum((0, 1))
     return (DG.transpose(0, 1), d_bias, gh, gc, d_w, d_ph, d_hr, d_lnw, d_lncw, d_lncb,
@@ -253,13 +252,6 @@ def _peep_grad(DG: Tensor, c0: Tensor, C: Tensor, CN: Tensor | None) -> Tensor:
     return torch.stack([(DG[..., :H] * cprev).sum((0, 1)),
                         (DG[..., H : 2 * H] * cprev).sum((0, 1)),
                         (DG[..., 3 * H :] * cnew).sum((0, 1))])
-
-
-def _mm_tn(a: Tensor, b: Tensor, lowp: torch.dtype | None) -> Tensor:
-    """The weight-gradient GEMM ``aᵀ b``, in ``lowp`` (bf16 autocast) when given, fp32 out."""
-    if lowp is None:
-        return mm_tn(a, b)
-    return mm_tn(a.to(lowp), b.to(lowp)).float()
 
 
 def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, project=None,
