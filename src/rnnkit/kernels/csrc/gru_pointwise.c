@@ -34,6 +34,7 @@ static inline const uint8_t *gat_u8(const garr *a, int64_t t, int64_t r) {
 
 #include "rnnkit_exp.h"
 #include "rnnkit_matvec.h"
+#include "rnnkit_norm.h"
 
 #define GDEFINE(T, SFX) \
 static inline T *gat_##SFX(const garr *a, int64_t t, int64_t r) { \
@@ -43,11 +44,8 @@ static inline T *gat_##SFX(const garr *a, int64_t t, int64_t r) { \
 static void gru_ln_##SFX(const gru_ctx *k, int64_t t, int64_t r, T *w) { \
     const int64_t G = 3 * k->H; \
     const T *lw = (const T *)k->lnw, *lb = (const T *)k->lnb; \
-    T s = 0, s2 = 0; \
-    for (int64_t j = 0; j < G; ++j) s += w[j]; \
-    const T mu = s / (T)G; \
-    for (int64_t j = 0; j < G; ++j) { T d = w[j] - mu; s2 += d * d; } \
-    const T rs = (T)1 / (T)sqrt((double)(s2 / (T)G) + k->eps); \
+    T mu, rs; \
+    rk_ln_stats_##SFX(w, G, k->eps, &mu, &rs); \
     if (k->r.p) { \
         T *xh = gat_##SFX(&k->r, t, r); \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < G; ++j) xh[j] = (w[j] - mu) * rs; \
@@ -68,11 +66,8 @@ void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, T *hw) { \
         const T *xrz = x, *xn = x + 2 * H; \
         if (fl & G_LNX) { /* the normalised x where r, z, n go; read there before written */ \
             const T *lw = (const T *)k->lnxw, *lb = (const T *)k->lnxb; \
-            T s = 0, s2 = 0; \
-            for (int64_t j = 0; j < 3 * H; ++j) s += x[j]; \
-            const T mu = s / (T)(3 * H); \
-            for (int64_t j = 0; j < 3 * H; ++j) { T d = x[j] - mu; s2 += d * d; } \
-            const T rs = (T)1 / (T)sqrt((double)(s2 / (T)(3 * H)) + k->eps); \
+            T mu, rs; \
+            rk_ln_stats_##SFX(x, 3 * H, k->eps, &mu, &rs); \
             if (k->mx.p) { *gat_##SFX(&k->mx, t, r) = mu; *gat_##SFX(&k->sx, t, r) = rs; } \
             for (int64_t j = 0; j < 2 * H; ++j) rz[j] = (x[j] - mu) * rs * lw[j] + (lb ? lb[j] : 0); \
             for (int64_t j = 0; j < H; ++j) \
@@ -123,31 +118,14 @@ void gru_bwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *A, int64_t a
             da[j] = dr; da[H + j] = dz; da[2 * H + j] = dn * rr; \
             acc[j] = a + d * zz; \
         } \
-        if (fl & G_LN) { \
-            const int64_t G = 3 * H; \
-            const T *xh = gat_##SFX(&k->r, t, r), *lw = (const T *)k->lnw; \
-            const T rs = *gat_##SFX(&k->rs3, t, r); \
-            T *ds = gat_##SFX(&k->ds, t, r), *dlw = (T *)k->dlnw, *dlb = (T *)k->dlnb; \
-            T s1 = 0, s2 = 0; \
-            for (int64_t j = 0; j < G; ++j) { \
-                T dv = da[j] * lw[j]; dlw[j] += da[j] * xh[j]; s1 += dv; s2 += dv * xh[j]; } \
-            if (dlb) for (int64_t j = 0; j < G; ++j) dlb[j] += da[j]; \
-            s1 /= (T)G; s2 /= (T)G; \
-            _Pragma("GCC ivdep") for (int64_t j = 0; j < G; ++j) \
-                ds[j] = rs * (da[j] * lw[j] - s1 - xh[j] * s2); \
-        } \
+        if (fl & G_LN) /* ds may be the saved x-hat itself */ \
+            rk_ln_bwd_##SFX(da, gat_##SFX(&k->r, t, r), (T)0, (T)1, *gat_##SFX(&k->rs3, t, r), \
+                            (const T *)k->lnw, (T *)k->dlnw, (T *)k->dlnb, \
+                            gat_##SFX(&k->ds, t, r), 3 * H); \
         if (fl & G_LNX) { /* last: dx becomes d(raw x) */ \
-            const int64_t G = 3 * H; \
-            const T *x = gat_##SFX(&k->x, t, r), *lw = (const T *)k->lnxw; \
             const T mu = *gat_##SFX(&k->mx, t, r), rs = *gat_##SFX(&k->sx, t, r); \
-            T *dlw = (T *)k->dlnxw, *dlb = (T *)k->dlnxb, s1 = 0, s2 = 0; \
-            for (int64_t j = 0; j < G; ++j) { \
-                T xh = (x[j] - mu) * rs, dv = dx[j] * lw[j]; \
-                dlw[j] += dx[j] * xh; s1 += dv; s2 += dv * xh; } \
-            if (dlb) for (int64_t j = 0; j < G; ++j) dlb[j] += dx[j]; \
-            s1 /= (T)G; s2 /= (T)G; \
-            _Pragma("GCC ivdep") for (int64_t j = 0; j < G; ++j) \
-                dx[j] = rs * (dx[j] * lw[j] - s1 - (x[j] - mu) * rs * s2); \
+            rk_ln_bwd_##SFX(dx, gat_##SFX(&k->x, t, r), mu, rs, rs, (const T *)k->lnxw, \
+                            (T *)k->dlnxw, (T *)k->dlnxb, dx, 3 * H); \
         } \
     } \
 }

@@ -51,6 +51,7 @@ static inline const uint8_t *at_u8(const arr *a, int64_t t, int64_t r) {
 
 #include "rnnkit_exp.h"
 #include "rnnkit_matvec.h"
+#include "rnnkit_norm.h"
 
 #define DEFINE(T, SFX) \
 static inline T *at_##SFX(const arr *a, int64_t t, int64_t r) { \
@@ -77,11 +78,8 @@ static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *
     const T *xb = (const T *)k->xb; \
     if (fl & LNH) { \
         const T *lw4 = (const T *)k->lnhw; \
-        T s = 0, s2 = 0; \
-        for (int64_t j = 0; j < 4 * H; ++j) s += w[j]; \
-        const T mu = s / (T)(4 * H); \
-        for (int64_t j = 0; j < 4 * H; ++j) { T d = w[j] - mu; s2 += d * d; } \
-        const T rs = (T)1 / (T)sqrt((double)(s2 / (T)(4 * H)) + k->eps); \
+        T mu, rs; \
+        rk_ln_stats_##SFX(w, 4 * H, k->eps, &mu, &rs); \
         if (k->r.p) { /* saved for backward: x-hat and rstd */ \
             T *xh = at_##SFX(&k->r, t, r); \
             for (int64_t j = 0; j < 4 * H; ++j) xh[j] = (w[j] - mu) * rs; \
@@ -109,11 +107,8 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
             const T *restrict x = at_##SFX(&k->x, t - k->xt0, r), *restrict w = hw + r * 4 * H; \
             if (fl & LNX) { /* g = LN(x) * lnxw first, then x := g below (no restrict alias) */ \
                 const T *restrict lx = (const T *)k->lnxw; \
-                T s = 0, s2 = 0; \
-                for (int64_t j = 0; j < 4 * H; ++j) s += x[j]; \
-                const T mu = s / (T)(4 * H); \
-                for (int64_t j = 0; j < 4 * H; ++j) { T d = x[j] - mu; s2 += d * d; } \
-                const T rs = (T)1 / (T)sqrt((double)(s2 / (T)(4 * H)) + k->eps); \
+                T mu, rs; \
+                rk_ln_stats_##SFX(x, 4 * H, k->eps, &mu, &rs); \
                 if (k->mx.p) { *at_##SFX(&k->mx, t, r) = mu; *at_##SFX(&k->sx, t, r) = rs; } \
                 for (int64_t j = 0; j < 4 * H; ++j) g[j] = (x[j] - mu) * rs * lx[j]; \
                 lstm_gates_##SFX(k, t, r, g, w, g); \
@@ -127,11 +122,8 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
         if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) o[j] += pp[2 * H + j] * cn[j]; \
         sig_##SFX(o, H); \
         if (fl & LNC) { \
-            T s = 0, s2 = 0; \
-            for (int64_t j = 0; j < H; ++j) s += cn[j]; \
-            T mu = s / (T)H; \
-            for (int64_t j = 0; j < H; ++j) { T d = cn[j] - mu; s2 += d * d; } \
-            T rs = (T)1 / (T)sqrt((double)(s2 / (T)H) + k->eps); \
+            T mu, rs; \
+            rk_ln_stats_##SFX(cn, H, k->eps, &mu, &rs); \
             *at_##SFX(&k->mu, t, r) = mu; *at_##SFX(&k->rs, t, r) = rs; \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
                 tc[j] = (cn[j] - mu) * rs * lw[j] + lb[j]; \
@@ -203,16 +195,7 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
         } \
         if (fl & LNC) { \
             const T mu = *at_##SFX(&k->mu, t, r), rs = *at_##SFX(&k->rs, t, r); \
-            T s1 = 0, s2 = 0; \
-            for (int64_t j = 0; j < H; ++j) { \
-                T xh = (cn[j] - mu) * rs, d = dh[j]; \
-                dlw[j] += d * xh; dlb[j] += d; \
-                T dx = d * lw[j]; \
-                s1 += dx; s2 += dx * xh; dh[j] = dx; \
-            } \
-            s1 /= (T)H; s2 /= (T)H; \
-            for (int64_t j = 0; j < H; ++j) \
-                dh[j] = rs * (dh[j] - s1 - (cn[j] - mu) * rs * s2); \
+            rk_ln_bwd_##SFX(dh, cn, mu, rs, rs, lw, dlw, dlb, dh, H); \
         } \
         /* dh += carried dc (after zoneout); gc <- the zoneout share for c_{t-1} */ \
         if (fl & ZC) { \
@@ -239,24 +222,12 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
             const T *xh = at_##SFX(&k->r, t, r), *lw4 = (const T *)k->lnhw; \
             const T rs = *at_##SFX(&k->rs4, t, r); \
             T *dr = at_##SFX(&k->dr, t, r), *dl4 = (T *)k->dlnhw; \
-            T s1 = 0, s2 = 0; \
-            for (int64_t j = 0; j < 4 * H; ++j) { \
-                T d = dg[j], dx = d * lw4[j]; \
-                dl4[j] += d * xh[j]; s1 += dx; s2 += dx * xh[j]; } \
-            s1 /= (T)(4 * H); s2 /= (T)(4 * H); \
-            _Pragma("GCC ivdep") for (int64_t j = 0; j < 4 * H; ++j) \
-                dr[j] = rs * (dg[j] * lw4[j] - s1 - xh[j] * s2); \
+            rk_ln_bwd_##SFX(dg, xh, (T)0, (T)1, rs, lw4, dl4, 0, dr, 4 * H); \
         } \
         if (fl & LNX) { /* last: dg becomes d(raw x) (the recurrent GEMM reads dr, see LNH) */ \
             const T *x = at_##SFX(&k->x, t, r), *lx = (const T *)k->lnxw; \
             const T mu = *at_##SFX(&k->mx, t, r), rs = *at_##SFX(&k->sx, t, r); \
-            T *dlx = (T *)k->dlnxw, s1 = 0, s2 = 0; \
-            for (int64_t j = 0; j < 4 * H; ++j) { \
-                T xh = (x[j] - mu) * rs, dv = dg[j] * lx[j]; \
-                dlx[j] += dg[j] * xh; s1 += dv; s2 += dv * xh; } \
-            s1 /= (T)(4 * H); s2 /= (T)(4 * H); \
-            _Pragma("GCC ivdep") for (int64_t j = 0; j < 4 * H; ++j) \
-                dg[j] = rs * (dg[j] * lx[j] - s1 - (x[j] - mu) * rs * s2); \
+            rk_ln_bwd_##SFX(dg, x, mu, rs, rs, lx, (T *)k->dlnxw, 0, dg, 4 * H); \
         } \
     } \
 }
