@@ -71,26 +71,36 @@ static void lerp_##SFX(const T *a, const T *b, const uint8_t *z, T zv, T *dst, i
                dst[j] = a[j] + zv * (b[j] - a[j]); } \
 } \
  \
-/* g = [LN](w) + x (+ xb): the gate pre-activations of row r. x may equal g (LNX). */ \
-static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *g, \
-                            const T *w, const T *x) { \
-    const int64_t H = k->H, fl = k->flags; \
-    const T *xb = (const T *)k->xb; \
+/* g = [LN](w) + [LN](x) (+ xb): the gate pre-activations of row r, in one pass over the row \
+ * after the statistics. lx: the input LN's gain (LNX; its mean / rstd mux, rsx), or NULL. */ \
+static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *restrict g, \
+                                    const T *restrict w, const T *restrict x, \
+                                    const T *restrict lx, T mux, T rsx) { \
+    const int64_t G = 4 * k->H, fl = k->flags; \
+    const T *restrict xb = (const T *)k->xb; \
     if (fl & LNH) { \
-        const T *lw4 = (const T *)k->lnhw; \
+        const T *restrict lw4 = (const T *)k->lnhw; \
         T mu, rs; \
-        rk_ln_stats_##SFX(w, 4 * H, k->eps, &mu, &rs); \
-        if (k->r.p) { /* saved for backward: x-hat and rstd */ \
-            T *xh = at_##SFX(&k->r, t, r); \
-            for (int64_t j = 0; j < 4 * H; ++j) xh[j] = (w[j] - mu) * rs; \
+        rk_ln_stats_##SFX(w, G, k->eps, &mu, &rs); \
+        if (k->r.p) { /* training: the x-hat saved for backward, in the same pass */ \
+            T *restrict xh = at_##SFX(&k->r, t, r); \
             *at_##SFX(&k->rs4, t, r) = rs; \
-        } \
-        if (xb) { for (int64_t j = 0; j < 4 * H; ++j) \
-                      g[j] = (w[j] - mu) * rs * lw4[j] + x[j] + xb[j]; } \
-        else { for (int64_t j = 0; j < 4 * H; ++j) \
-                   g[j] = (w[j] - mu) * rs * lw4[j] + x[j]; } \
-    } else if (xb) for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j] + xb[j]; \
-    else for (int64_t j = 0; j < 4 * H; ++j) g[j] = w[j] + x[j]; \
+            if (lx) { for (int64_t j = 0; j < G; ++j) { \
+                          const T v = (w[j] - mu) * rs; xh[j] = v; \
+                          g[j] = v * lw4[j] + (x[j] - mux) * rsx * lx[j] + (xb ? xb[j] : (T)0); } } \
+            else { for (int64_t j = 0; j < G; ++j) { \
+                       const T v = (w[j] - mu) * rs; xh[j] = v; \
+                       g[j] = v * lw4[j] + x[j] + (xb ? xb[j] : (T)0); } } \
+        } else if (lx) { for (int64_t j = 0; j < G; ++j) \
+                      g[j] = (w[j] - mu) * rs * lw4[j] + (x[j] - mux) * rsx * lx[j] \
+                             + (xb ? xb[j] : (T)0); } \
+        else if (xb) { for (int64_t j = 0; j < G; ++j) \
+                           g[j] = (w[j] - mu) * rs * lw4[j] + x[j] + xb[j]; } \
+        else { for (int64_t j = 0; j < G; ++j) g[j] = (w[j] - mu) * rs * lw4[j] + x[j]; } \
+    } else if (lx) { for (int64_t j = 0; j < G; ++j) \
+                         g[j] = w[j] + (x[j] - mux) * rsx * lx[j] + (xb ? xb[j] : (T)0); } \
+    else if (xb) for (int64_t j = 0; j < G; ++j) g[j] = w[j] + x[j] + xb[j]; \
+    else for (int64_t j = 0; j < G; ++j) g[j] = w[j] + x[j]; \
 } \
  \
 /* hw: (n, 4H) contiguous h_in W_hh^T (or its layer norm) of this step. */ \
@@ -105,14 +115,12 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
         T *restrict i = g, *restrict f = g + H, *restrict gg = g + 2 * H, *restrict o = g + 3 * H; \
         { \
             const T *restrict x = at_##SFX(&k->x, t - k->xt0, r), *restrict w = hw + r * 4 * H; \
-            if (fl & LNX) { /* g = LN(x) * lnxw first, then x := g below (no restrict alias) */ \
-                const T *restrict lx = (const T *)k->lnxw; \
+            if (fl & LNX) { /* the input projection's LN, folded into the gates' pass */ \
                 T mu, rs; \
                 rk_ln_stats_##SFX(x, 4 * H, k->eps, &mu, &rs); \
                 if (k->mx.p) { *at_##SFX(&k->mx, t, r) = mu; *at_##SFX(&k->sx, t, r) = rs; } \
-                for (int64_t j = 0; j < 4 * H; ++j) g[j] = (x[j] - mu) * rs * lx[j]; \
-                lstm_gates_##SFX(k, t, r, g, w, g); \
-            } else lstm_gates_##SFX(k, t, r, g, w, x); \
+                lstm_gates_##SFX(k, t, r, g, w, x, (const T *)k->lnxw, mu, rs); \
+            } else lstm_gates_##SFX(k, t, r, g, w, x, 0, (T)0, (T)1); \
         } \
         if (fl & PEEP) \
             for (int64_t j = 0; j < H; ++j) { i[j] += pp[j] * cp[j]; f[j] += pp[H + j] * cp[j]; } \
