@@ -7,8 +7,9 @@ already in torch's names and order. Ragged ``lengths`` go through ``pack_padded_
 which gives exactly rnnkit's masking semantics (padded outputs zero, final state at each
 sequence's last valid step).
 
-This is the ONE module that touches a private torch API (``torch._VF``), behind a version
-check; ``tests/kernels/test_torch_fused.py`` pins its parity with ``torch.nn``.
+This is the ONE module that touches private torch APIs (``torch._VF``, oneDNN's linear and
+weight reorder, the autograd engine's keep-graph flag), behind version checks;
+``tests/kernels/test_torch_fused.py`` pins its parity with ``torch.nn``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.kernels.base import Kernel
 
-__all__ = ["TORCH", "FastLinear", "StepGemm", "linear", "mm_nt", "mm_tn", "torch_fused_available"]
+__all__ = ["TORCH", "FastLinear", "StepGemm", "graph_kept", "linear", "mm_nt", "mm_tn",
+           "torch_fused_available"]
 
 _OPS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
 _PER_CELL = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
@@ -203,6 +205,17 @@ def mm_tn(a: Tensor, b: Tensor) -> Tensor:
     if a.shape[1] >= b.shape[1]:
         return _LINEAR(b.t().contiguous(), a.t(), None, "none", [], "").t().contiguous()
     return _LINEAR(a.t().contiguous(), b.t(), None, "none", [], "")
+
+
+def graph_kept() -> bool:
+    """Inside a backward: whether this backward keeps the graph (``retain_graph=True`` or
+    ``create_graph=True``), i.e. whether what forward saved may be read again.
+
+    When it is not kept, a backward may write its gradients over the forward buffers that only
+    the step being differentiated reads, and free the rest before returning: one (T, B, G)
+    buffer fewer at the memory peak. True (the safe answer) where torch cannot tell."""
+    f = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
+    return True if f is None else bool(f())
 
 
 class StepGemm:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from rnnkit.kernels.torch_fused import mm_tn
+from rnnkit.kernels.torch_fused import graph_kept, mm_tn
 
 __all__ = ["final_rows", "graph_kept", "mask_at", "mm_tn_in", "needs_grad", "recurrent_weight_grad",
            "sig_bwd", "split_zoneout", "tanh_bwd", "zone"]
@@ -61,17 +61,6 @@ def mm_tn_in(lowp: torch.dtype | None):
     if lowp is None:
         return mm_tn
     return lambda a, b: mm_tn(a.to(lowp), b.to(lowp)).float()
-
-
-def graph_kept() -> bool:
-    """Inside a backward: whether this backward keeps the graph (``retain_graph=True`` or
-    ``create_graph=True``), i.e. whether what forward saved may be read again.
-
-    When it is not kept, a backward may write its gradients over the forward buffers that only
-    the step being differentiated reads, and free the rest before returning: one (T, B, G)
-    buffer fewer at the memory peak. True (the safe answer) where torch cannot tell."""
-    f = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
-    return True if f is None else bool(f())
 
 
 def autocast_lowp(t: Tensor) -> torch.dtype | None:
