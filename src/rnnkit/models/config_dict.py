@@ -14,7 +14,12 @@ __all__ = ["DictConfig"]
 
 
 class DictConfig:
-    """Mixin for ``@dataclass`` configs: ``to_dict()`` and ``from_dict(d)``."""
+    """Mixin for ``@dataclass`` configs: ``to_dict()``, ``from_dict(d)`` and ``_require``."""
+
+    def _require(self, cond: bool, msg: str) -> None:
+        """Validation in ``__post_init__``: ``ValueError("<ConfigName>: <msg>")`` unless cond."""
+        if not cond:
+            raise ValueError(f"{type(self).__name__}: {msg}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]

@@ -70,10 +70,7 @@ class NBLogisticConfig(DictConfig):
     alpha: float = 1.0
 
     def __post_init__(self) -> None:
-        def check(cond: bool, msg: str) -> None:
-            if not cond:
-                raise ValueError(f"NBLogisticConfig: {msg}")
-
+        check = self._require
         check(isinstance(self.vocab_size, int) and self.vocab_size >= 2,
               f"expected vocab_size >= 2, got {self.vocab_size!r}.")
         check(isinstance(self.num_classes, int) and self.num_classes >= 2,

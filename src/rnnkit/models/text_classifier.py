@@ -85,10 +85,7 @@ class TextClassifierConfig(DictConfig):
     bow_dropout: float = 0.5
 
     def __post_init__(self) -> None:
-        def check(cond: bool, msg: str) -> None:
-            if not cond:
-                raise ValueError(f"TextClassifierConfig: {msg}")
-
+        check = self._require
         check(isinstance(self.bow_buckets, int) and self.bow_buckets >= 0,
               f"expected bow_buckets >= 0, got {self.bow_buckets!r}.")
         for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
