@@ -129,7 +129,7 @@ class FusedLSTM(torch.autograd.Function):
         if ctx.native:
             DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, sums, d_lnxw = lstm_native.backward(
                 ctx, dY, dhn, dcn)
-            G, C, TC, HH, CN = ctx.bufs[:5]
+            C, HH, CN = ctx.bufs[1], ctx.bufs[3], ctx.bufs[4]
             grads = _grads(ctx, DG, DR, DHP, ctx.saved_tensors[-1], C, CN, HH, gh, gc, d_lnw,
                            d_lncw, d_lncb, sums, d_lnxw)
             if not graph_kept():  # nothing reads them again: free them before the layers below

@@ -206,7 +206,7 @@ def _set_x(kc, project, t0: int, t1: int) -> Tensor:
 def backward(ctx, dY, dhn, dcn):
     lib = native.lstm_lib()
     h0, _, w_hh, w_ph, w_hr, ln_w, lnc_w, _, m, Y = ctx.saved_tensors
-    G = ctx.bufs[0]
+    G, R, lnx_w = ctx.bufs[0], ctx.bufs[5], ctx.bufs[8][1]  # gates, LN x-hat, input LN gain
     zh, _ = ctx.zoneout
     T, B, G4 = G.shape
     H, P = G4 // 4, h0.shape[1]
@@ -220,7 +220,7 @@ def backward(ctx, dY, dhn, dcn):
     alias = not graph_kept()
     DHH = G.new_empty(B, H)
     DG = G if alias else _buf(full, G, T, B, G4)
-    DR = (ctx.bufs[5] if alias else _buf(full, G, T, B, G4)) if ln else None
+    DR = (R if alias else _buf(full, G, T, B, G4)) if ln else None
     DHP = _buf(full, G, T, B, P) if proj else None
     d_lncw = G.new_zeros(H) if lnc_w is not None else None
     d_lncb = G.new_zeros(H) if lnc_w is not None else None
@@ -233,7 +233,7 @@ def backward(ctx, dY, dhn, dcn):
     kc.dpeep, kc.dbias = _ptr(d_ph), _ptr(d_b)
     if ln:
         kc.dr, kc.dlnhw = _arr(DR), d_lnw.data_ptr()
-    d_lnxw = None if ctx.bufs[8][1] is None else G.new_zeros(G4)
+    d_lnxw = None if lnx_w is None else G.new_zeros(G4)
     kc.dlnxw = _ptr(d_lnxw)
     step, pk = _fn(lib, "bwd", G.dtype), ctypes.byref(kc)
     src_all = DR if ln else DG
