@@ -54,7 +54,7 @@ void elman_seq_fwd_##SFX(const elman_ctx *k, int64_t steps, const int64_t *sizes
                     a[i] = a[i] > 0 ? a[i] : (T)0; \
             } else { \
                 _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) \
-                    a[i] = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * a[i])); \
+                    a[i] = rk_tanh_##SFX(a[i]); \
             } \
             if (fl & E_ZH) { \
                 const uint8_t *zd = (fl & E_ZH_MASK) ? eat_u8(&k->zh, t, r) : 0; \

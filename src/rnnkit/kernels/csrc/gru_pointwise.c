@@ -75,11 +75,11 @@ void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, T *hw) { \
             xrz = rz; xn = nn; \
         } \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < 2 * H; ++j) \
-            rz[j] = (T)1 / ((T)1 + rk_exp_##SFX(-(xrz[j] + w[j]))); \
+            rz[j] = rk_sig_##SFX(xrz[j] + w[j]); \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
             an[j] = w[2 * H + j]; \
             T v = xn[j] + rz[j] * an[j]; \
-            T nv = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * v)); \
+            T nv = rk_tanh_##SFX(v); \
             nn[j] = nv; \
             y[j] = nv + rz[H + j] * (hp[j] - nv); \
         } \
@@ -202,12 +202,12 @@ void grurb_seq_fwd_##SFX(const gru_ctx *k, int64_t steps, const int64_t *sizes, 
             for (int64_t j = 0; j < H; ++j) hin[j] = m ? hp[j] * m[j] : hp[j]; \
             rk_gemv_##SFX(w, hin, hb, a, 2 * H, H); /* W_rz h_in + b_rz */ \
             _Pragma("GCC ivdep") for (int64_t g = 0; g < 2 * H; ++g) \
-                rz[g] = (T)1 / ((T)1 + rk_exp_##SFX(-(x[g] + a[g]))); \
+                rz[g] = rk_sig_##SFX(x[g] + a[g]); \
             for (int64_t j = 0; j < H; ++j) q[j] = rz[j] * hin[j]; \
             rk_gemv_##SFX(w + 2 * H * H, q, hb ? hb + 2 * H : 0, a, H, H); /* W_n q + b_n */ \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
                 T v = x[2 * H + j] + a[j]; \
-                T nv = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * v)); \
+                T nv = rk_tanh_##SFX(v); \
                 nn[j] = nv; \
                 y[j] = nv + rz[H + j] * (hp[j] - nv); \
             } \

@@ -42,7 +42,7 @@ typedef struct {
 } lstm_ctx;
 
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
-       LNH = 256, LNX = 512 };
+       LNH = 256, LNX = 512, KEEP = 1024 };
 
 /* zoneout masks are bool (one byte per element): strides in bytes */
 static inline const uint8_t *at_u8(const arr *a, int64_t t, int64_t r) {
@@ -58,17 +58,46 @@ static inline T *at_##SFX(const arr *a, int64_t t, int64_t r) { \
     return (T *)a->p + t * a->ts + r * a->rs; \
 } \
 static void sig_##SFX(T *restrict a, int64_t n) { \
-    for (int64_t j = 0; j < n; ++j) a[j] = (T)1 / ((T)1 + rk_exp_##SFX(-a[j])); \
+    for (int64_t j = 0; j < n; ++j) a[j] = rk_sig_##SFX(a[j]); \
 } \
 static void tanh_##SFX(const T *src, T *dst, int64_t n) { \
     _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
-        dst[j] = (T)1 - (T)2 / ((T)1 + rk_exp_##SFX((T)2 * src[j])); \
+        dst[j] = rk_tanh_##SFX(src[j]); \
 } \
 static void lerp_##SFX(const T *a, const T *b, const uint8_t *z, T zv, T *dst, int64_t n) { \
     if (z) { _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
                  dst[j] = a[j] + z[j] * (b[j] - a[j]); } \
     else { _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
                dst[j] = a[j] + zv * (b[j] - a[j]); } \
+} \
+ \
+/* The cell update of row r after the gates pass, in one pass over the H units (no LNC): \
+ * per unit the four pre-activations in g, the peepholes, both activations, c, tanh c and h \
+ * stay in registers. peep / keep are constants at each call site, so each combination \
+ * compiles to its own branch-free vector loop (a runtime test inside it stops gcc from \
+ * vectorising it). keep (training) stores the activated gates over g and tanh c in tc for \
+ * backward. cp may be the same memory as cn (inference updates c in one row): each unit's cp \
+ * is read before its cn is written. */ \
+static inline __attribute__((always_inline)) void lstm_cell_##SFX( \
+        const lstm_ctx *k, int64_t t, int64_t r, T *restrict g, const T *cp, \
+        const int peep, const int keep) { \
+    const int64_t H = k->H; \
+    const T *restrict pp = (const T *)k->peep; \
+    T *cn = at_##SFX(&k->cn, t, r), *restrict tc = at_##SFX(&k->tc, t, r); \
+    T *restrict out = at_##SFX(&k->out, t, r); \
+    _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+        const T c0 = cp[j]; \
+        T gi = g[j], gf = g[H + j], gg = g[2 * H + j], go = g[3 * H + j]; \
+        if (peep) { gi += pp[j] * c0; gf += pp[H + j] * c0; } \
+        gi = rk_sig_##SFX(gi); gf = rk_sig_##SFX(gf); gg = rk_tanh_##SFX(gg); \
+        const T c = gf * c0 + gi * gg; \
+        if (peep) go += pp[2 * H + j] * c; \
+        go = rk_sig_##SFX(go); \
+        const T th = rk_tanh_##SFX(c); \
+        if (keep) { g[j] = gi; g[H + j] = gf; g[2 * H + j] = gg; g[3 * H + j] = go; tc[j] = th; } \
+        cn[j] = c; \
+        out[j] = go * th; \
+    } \
 } \
  \
 /* g = [LN](w) + [LN](x) (+ xb): the gate pre-activations of row r, in one pass over the row \
@@ -122,24 +151,28 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
                 lstm_gates_##SFX(k, t, r, g, w, x, (const T *)k->lnxw, mu, rs); \
             } else lstm_gates_##SFX(k, t, r, g, w, x, 0, (T)0, (T)1); \
         } \
-        if (fl & PEEP) \
-            for (int64_t j = 0; j < H; ++j) { i[j] += pp[j] * cp[j]; f[j] += pp[H + j] * cp[j]; } \
-        sig_##SFX(g, 2 * H); \
-        tanh_##SFX(gg, gg, H); \
-        _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) cn[j] = f[j] * cp[j] + i[j] * gg[j]; \
-        if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) o[j] += pp[2 * H + j] * cn[j]; \
-        sig_##SFX(o, H); \
-        if (fl & LNC) { \
+        if (!(fl & LNC)) { \
+            if (fl & PEEP) { if (fl & KEEP) lstm_cell_##SFX(k, t, r, g, cp, 1, 1); \
+                             else lstm_cell_##SFX(k, t, r, g, cp, 1, 0); } \
+            else { if (fl & KEEP) lstm_cell_##SFX(k, t, r, g, cp, 0, 1); \
+                   else lstm_cell_##SFX(k, t, r, g, cp, 0, 0); } \
+        } else { \
+        /* LNC: LN over c needs the whole row of c first, so the passes stay separate */ \
+            if (fl & PEEP) \
+                for (int64_t j = 0; j < H; ++j) { i[j] += pp[j] * cp[j]; f[j] += pp[H + j] * cp[j]; } \
+            sig_##SFX(g, 2 * H); \
+            tanh_##SFX(gg, gg, H); \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) cn[j] = f[j] * cp[j] + i[j] * gg[j]; \
+            if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) o[j] += pp[2 * H + j] * cn[j]; \
+            sig_##SFX(o, H); \
             T mu, rs; \
             rk_ln_stats_##SFX(cn, H, k->eps, &mu, &rs); \
             *at_##SFX(&k->mu, t, r) = mu; *at_##SFX(&k->rs, t, r) = rs; \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
                 tc[j] = (cn[j] - mu) * rs * lw[j] + lb[j]; \
             tanh_##SFX(tc, tc, H); \
-        } else { \
-            tanh_##SFX(cn, tc, H); \
+            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) out[j] = o[j] * tc[j]; \
         } \
-        _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) out[j] = o[j] * tc[j]; \
         if ((fl & ZH) && !(fl & PROJ)) { \
             const T *hp = t ? at_##SFX(&k->y, t - 1, r) : at_##SFX(&k->h0, 0, r); \
             lerp_##SFX(out, hp, (fl & ZH_MASK) ? at_u8(&k->zh, t, r) : 0, (T)k->zhv, out, H); \
@@ -152,6 +185,11 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
             const T *restrict xn = at_##SFX(&k->xa, t + 1, r); \
             const T *m = (fl & MASK) ? at_##SFX(&k->m, 0, r) : 0; \
             for (int64_t j = 0; j < k->I; ++j) an[j] = xn[j]; \
+            if (t + 2 < k->nsteps) { /* x rows are far apart (batch-first x): fetch early */ \
+                const char *pf = (const char *)at_##SFX(&k->xa, t + 2, r); \
+                for (int64_t q = 0; q < k->I * (int64_t)sizeof(T); q += 64) \
+                    __builtin_prefetch(pf + q); \
+            } \
             if (m) { _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) an[k->I + j] = out[j] * m[j]; } \
             else { for (int64_t j = 0; j < H; ++j) an[k->I + j] = out[j]; } \
         } \

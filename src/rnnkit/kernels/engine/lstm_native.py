@@ -19,7 +19,8 @@ from rnnkit.kernels.torch_fused import StepGemm
 __all__ = ["backward", "forward", "usable"]
 
 _EPS = 1e-5
-ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK, LNH, LNX = 1, 2, 4, 8, 16, 32, 64, 128, 256, 512
+ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK, LNH, LNX, KEEP = (
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def usable(xp: Tensor) -> bool:
@@ -113,7 +114,8 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     zc_t = zc.contiguous() if isinstance(zc, Tensor) else None
     m = None if m is None else m.contiguous()
     kc = native.LSTMCtx()
-    kc.H, kc.flags, kc.eps = H, _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w), _EPS
+    kc.H, kc.eps = H, _EPS
+    kc.flags = _flags(w_ph, w_hr, lnc_w, m, zh, zc, ln_w) | (KEEP if keep else 0)
     if project is None and xin is None:
         kc.x = native.Arr(xp.data_ptr(), xp.stride(1), xp.stride(0))
     bias = None if bias is None else bias.contiguous()
@@ -159,8 +161,9 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         xt, I = xin[0], xin[0].shape[2]
         gemm = StepGemm(torch.cat([xin[1], w_hh], 1), B, steps)
         A = X.new_empty(B, I + P)  # [x_t | h_in], the step GEMM's input
-        zx = X.new_zeros(B, G4)  # the C step's x term: zero (the GEMM holds W_ih x_t)
-        kc.x, kc.xt0 = native.Arr(zx.data_ptr(), 0, G4), 0
+        # the C step's x term: zero (the GEMM holds W_ih x_t); one row read by every row
+        zx = X.new_zeros(G4)
+        kc.x, kc.xt0 = native.Arr(zx.data_ptr(), 0, 0), 0
         xt = xt.to(X.dtype)
         if not proj:  # the C step writes [x_{t+1} | h_t ⊙ m] into A itself
             kc.xa, kc.anext = native.Arr(xt.data_ptr(), xt.stride(0), xt.stride(1)), A.data_ptr()
