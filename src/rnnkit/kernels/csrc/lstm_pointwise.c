@@ -57,13 +57,6 @@ static inline const uint8_t *at_u8(const arr *a, int64_t t, int64_t r) {
 static inline T *at_##SFX(const arr *a, int64_t t, int64_t r) { \
     return (T *)a->p + t * a->ts + r * a->rs; \
 } \
-static void sig_##SFX(T *restrict a, int64_t n) { \
-    for (int64_t j = 0; j < n; ++j) a[j] = rk_sig_##SFX(a[j]); \
-} \
-static void tanh_##SFX(const T *src, T *dst, int64_t n) { \
-    _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
-        dst[j] = rk_tanh_##SFX(src[j]); \
-} \
 static void lerp_##SFX(const T *a, const T *b, const uint8_t *z, T zv, T *dst, int64_t n) { \
     if (z) { _Pragma("GCC ivdep") for (int64_t j = 0; j < n; ++j) \
                  dst[j] = a[j] + z[j] * (b[j] - a[j]); } \
@@ -100,17 +93,47 @@ static inline __attribute__((always_inline)) void lstm_cell_##SFX( \
     } \
 } \
  \
+/* The same with LN over c (LNC): a first register pass up to c and o (the activated gates \
+ * stored over g, as backward and the second pass read them), the row statistics of c, and a \
+ * second pass for tanh(LN(c)) and h. */ \
+static inline __attribute__((always_inline)) void lstm_cell_lnc_##SFX( \
+        const lstm_ctx *k, int64_t t, int64_t r, T *restrict g, const T *cp, const int peep) { \
+    const int64_t H = k->H; \
+    const T *restrict pp = (const T *)k->peep; \
+    const T *restrict lw = (const T *)k->lnw, *restrict lb = (const T *)k->lnb; \
+    T *cn = at_##SFX(&k->cn, t, r), *restrict tc = at_##SFX(&k->tc, t, r); \
+    T *restrict out = at_##SFX(&k->out, t, r); \
+    _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+        const T c0 = cp[j]; \
+        T gi = g[j], gf = g[H + j], gg = g[2 * H + j], go = g[3 * H + j]; \
+        if (peep) { gi += pp[j] * c0; gf += pp[H + j] * c0; } \
+        gi = rk_sig_##SFX(gi); gf = rk_sig_##SFX(gf); gg = rk_tanh_##SFX(gg); \
+        const T c = gf * c0 + gi * gg; \
+        if (peep) go += pp[2 * H + j] * c; \
+        g[j] = gi; g[H + j] = gf; g[2 * H + j] = gg; g[3 * H + j] = rk_sig_##SFX(go); \
+        cn[j] = c; \
+    } \
+    T mu, rs; \
+    rk_ln_stats_##SFX(cn, H, k->eps, &mu, &rs); \
+    *at_##SFX(&k->mu, t, r) = mu; *at_##SFX(&k->rs, t, r) = rs; \
+    _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+        const T th = rk_tanh_##SFX((cn[j] - mu) * rs * lw[j] + lb[j]); \
+        tc[j] = th; out[j] = g[3 * H + j] * th; \
+    } \
+} \
+ \
 /* g = [LN](w) + [LN](x) (+ xb): the gate pre-activations of row r, in one pass over the row \
  * after the statistics. lx: the input LN's gain (LNX; its mean / rstd mux, rsx), or NULL. */ \
 static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *restrict g, \
                                     const T *restrict w, const T *restrict x, \
-                                    const T *restrict lx, T mux, T rsx) { \
+                                    const T *restrict lx, T mux, T rsx, \
+                                    const int have_w, T muw, T rsw) { \
     const int64_t G = 4 * k->H, fl = k->flags; \
     const T *restrict xb = (const T *)k->xb; \
     if (fl & LNH) { \
         const T *restrict lw4 = (const T *)k->lnhw; \
-        T mu, rs; \
-        rk_ln_stats_##SFX(w, G, k->eps, &mu, &rs); \
+        T mu = muw, rs = rsw; \
+        if (!have_w) rk_ln_stats_##SFX(w, G, k->eps, &mu, &rs); \
         if (k->r.p) { /* training: the x-hat saved for backward, in the same pass */ \
             T *restrict xh = at_##SFX(&k->r, t, r); \
             *at_##SFX(&k->rs4, t, r) = rs; \
@@ -135,44 +158,28 @@ static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *
 /* hw: (n, 4H) contiguous h_in W_hh^T (or its layer norm) of this step. */ \
 void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
     const int64_t H = k->H, fl = k->flags; \
-    const T *pp = (const T *)k->peep, *lw = (const T *)k->lnw, *lb = (const T *)k->lnb; \
     for (int64_t r = 0; r < n; ++r) { \
         T *restrict g = at_##SFX(&k->g, t, r); \
-        T *cn = at_##SFX(&k->cn, t, r), *tc = at_##SFX(&k->tc, t, r); \
-        T *out = at_##SFX(&k->out, t, r); \
+        T *cn = at_##SFX(&k->cn, t, r), *out = at_##SFX(&k->out, t, r); \
         const T *cp = t ? at_##SFX(&k->c, t - 1, r) : at_##SFX(&k->c0, 0, r); \
-        T *restrict i = g, *restrict f = g + H, *restrict gg = g + 2 * H, *restrict o = g + 3 * H; \
         { \
             const T *restrict x = at_##SFX(&k->x, t - k->xt0, r), *restrict w = hw + r * 4 * H; \
             if (fl & LNX) { /* the input projection's LN, folded into the gates' pass */ \
-                T mu, rs; \
-                rk_ln_stats_##SFX(x, 4 * H, k->eps, &mu, &rs); \
+                T mu, rs, muw = 0, rsw = 1; \
+                if (fl & LNH) rk_ln_stats2_##SFX(x, w, 4 * H, k->eps, &mu, &rs, &muw, &rsw); \
+                else rk_ln_stats_##SFX(x, 4 * H, k->eps, &mu, &rs); \
                 if (k->mx.p) { *at_##SFX(&k->mx, t, r) = mu; *at_##SFX(&k->sx, t, r) = rs; } \
-                lstm_gates_##SFX(k, t, r, g, w, x, (const T *)k->lnxw, mu, rs); \
-            } else lstm_gates_##SFX(k, t, r, g, w, x, 0, (T)0, (T)1); \
+                lstm_gates_##SFX(k, t, r, g, w, x, (const T *)k->lnxw, mu, rs, \
+                                 (fl & LNH) != 0, muw, rsw); \
+            } else lstm_gates_##SFX(k, t, r, g, w, x, 0, (T)0, (T)1, 0, (T)0, (T)1); \
         } \
         if (!(fl & LNC)) { \
             if (fl & PEEP) { if (fl & KEEP) lstm_cell_##SFX(k, t, r, g, cp, 1, 1); \
                              else lstm_cell_##SFX(k, t, r, g, cp, 1, 0); } \
             else { if (fl & KEEP) lstm_cell_##SFX(k, t, r, g, cp, 0, 1); \
                    else lstm_cell_##SFX(k, t, r, g, cp, 0, 0); } \
-        } else { \
-        /* LNC: LN over c needs the whole row of c first, so the passes stay separate */ \
-            if (fl & PEEP) \
-                for (int64_t j = 0; j < H; ++j) { i[j] += pp[j] * cp[j]; f[j] += pp[H + j] * cp[j]; } \
-            sig_##SFX(g, 2 * H); \
-            tanh_##SFX(gg, gg, H); \
-            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) cn[j] = f[j] * cp[j] + i[j] * gg[j]; \
-            if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) o[j] += pp[2 * H + j] * cn[j]; \
-            sig_##SFX(o, H); \
-            T mu, rs; \
-            rk_ln_stats_##SFX(cn, H, k->eps, &mu, &rs); \
-            *at_##SFX(&k->mu, t, r) = mu; *at_##SFX(&k->rs, t, r) = rs; \
-            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
-                tc[j] = (cn[j] - mu) * rs * lw[j] + lb[j]; \
-            tanh_##SFX(tc, tc, H); \
-            _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) out[j] = o[j] * tc[j]; \
-        } \
+        } else if (fl & PEEP) lstm_cell_lnc_##SFX(k, t, r, g, cp, 1); \
+        else lstm_cell_lnc_##SFX(k, t, r, g, cp, 0); \
         if ((fl & ZH) && !(fl & PROJ)) { \
             const T *hp = t ? at_##SFX(&k->y, t - 1, r) : at_##SFX(&k->h0, 0, r); \
             lerp_##SFX(out, hp, (fl & ZH_MASK) ? at_u8(&k->zh, t, r) : 0, (T)k->zhv, out, H); \
