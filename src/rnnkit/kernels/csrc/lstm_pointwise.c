@@ -203,6 +203,38 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
     } \
 } \
  \
+/* Backward through the cell update of row r (no LNC) in one register pass per unit, from \
+ * dh = dL/dh_t (after the h zoneout split): d of the four pre-activations into dg (which may \
+ * be g itself: each unit's four gates are read before its four gradients are written), the \
+ * carried dc into gc, and the peephole gradient sums. peep: 0 none, 1 peepholes, 2 also their \
+ * gradient sums; zc: 0 none, 1 bool mask, 2 constant. */ \
+static inline __attribute__((always_inline)) void lstm_cell_bwd_##SFX( \
+        const lstm_ctx *k, int64_t t, int64_t r, const T *restrict dh, const T *g, T *dg, \
+        const T *restrict cp, const T *restrict cn, const T *restrict tc, T *restrict gc, \
+        const int peep, const int zc) { \
+    const int64_t H = k->H; \
+    const T *restrict pp = (const T *)k->peep; \
+    T *restrict dpp = (T *)k->dpeep; \
+    const uint8_t *restrict zm = zc == 1 ? at_u8(&k->zc, t, r) : 0; \
+    const T zcv = (T)k->zcv; \
+    _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+        const T d = dh[j], ij = g[j], fj = g[H + j], gj = g[2 * H + j], oj = g[3 * H + j]; \
+        const T tj = tc[j], c0 = cp[j]; \
+        const T dout = d * tj * oj * ((T)1 - oj); \
+        T dc = d * oj * ((T)1 - tj * tj), gn = 0; \
+        if (zc) { const T gv = gc[j], a = gv * (zc == 1 ? (T)zm[j] : zcv); dc += gv - a; gn = a; } \
+        else dc += gc[j]; \
+        if (peep) dc += dout * pp[2 * H + j]; \
+        const T di = dc * gj * ij * ((T)1 - ij), df = dc * c0 * fj * ((T)1 - fj); \
+        const T dgg = dc * ij * ((T)1 - gj * gj); \
+        gn += dc * fj; \
+        if (peep) gn += di * pp[j] + df * pp[H + j]; \
+        gc[j] = gn; \
+        dg[j] = di; dg[H + j] = df; dg[2 * H + j] = dgg; dg[3 * H + j] = dout; \
+        if (peep == 2) { dpp[j] += di * c0; dpp[H + j] += df * c0; dpp[2 * H + j] += dout * cn[j]; } \
+    } \
+} \
+ \
 /* A: (a_rows, H) contiguous d(h_in) from the step after (rows >= a_rows: zero).
  * dg may be the same memory as g, and dr as r (training without retain_graph: the gradient
  * overwrites what only this step reads): every element is read before it is written. */ \
@@ -240,6 +272,21 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
                 for (int64_t j = 0; j < H; ++j) acc[j] = 0; \
             } \
         } \
+        if (!(fl & LNC)) { \
+            const int pe = (fl & PEEP) ? (dpp ? 2 : 1) : 0; \
+            const int zc = (fl & ZC) ? ((fl & ZC_MASK) ? 1 : 2) : 0; \
+            T *dgr = at_##SFX(&k->dg, t, r); \
+            if (pe == 0) { if (zc == 0) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 0, 0); \
+                           else if (zc == 1) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 0, 1); \
+                           else lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 0, 2); } \
+            else if (pe == 1) { if (zc == 0) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 1, 0); \
+                                else if (zc == 1) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 1, 1); \
+                                else lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 1, 2); } \
+            else { if (zc == 0) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 2, 0); \
+                   else if (zc == 1) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 2, 1); \
+                   else lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 2, 2); } \
+        } else { \
+        /* LNC: the LN's backward needs the whole row of d(tanh input) first */ \
         /* dout = d o_pre (over o); dh becomes d(c_new) through tanh (and LN). */ \
         _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
             const T d = dh[j], oj = o[j], tj = tc[j]; \
@@ -270,6 +317,7 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
         if (fl & PEEP) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) gc[j] += di[j] * pp[j] + df[j] * pp[H + j]; \
         if (dpp) _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
             dpp[j] += di[j] * cp[j]; dpp[H + j] += df[j] * cp[j]; dpp[2 * H + j] += dout[j] * cn[j]; } \
+        } \
         if (dxb) _Pragma("GCC ivdep") for (int64_t j = 0; j < 4 * H; ++j) dxb[j] += dg[j]; \
         if (fl & LNH) { \
             const T *xh = at_##SFX(&k->r, t, r), *lw4 = (const T *)k->lnhw; \
