@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from test_engine import make_run, outputs_and_grads
@@ -40,6 +42,41 @@ def test_native_equals_fallback(spec, dtype, ragged, loop, monkeypatch):
     torch.testing.assert_close(y1, y2, **tol)
     for a, b in zip((*s1, *g1), (*s2, *g2), strict=True):
         torch.testing.assert_close(a, b, **tol)
+
+
+@needs_native
+@pytest.mark.parametrize("spec", ["lstm-peephole", "lstm-layernorm", "gru", "elman-tanh"])
+def test_float32_activations_are_as_accurate_as_torch_in_saturation(spec, monkeypatch):
+    """The float32 C steps use rational tanh / sigmoid approximations (csrc/rnnkit_exp.h).
+    With weights scaled so that pre-activations run far into both tails and H = 37 (a full
+    vector body plus a tail), the outputs, states and every gradient are as close to the
+    float64 loop as the float32 pure-PyTorch loop (torch's own tanh / sigmoid) is."""
+    torch.manual_seed(0)
+    cell = CELL_SPECS[spec](5, 37, dtype=torch.float64)
+    with torch.no_grad():
+        for name, p in cell.named_parameters():
+            if "weight" in name and "ln" not in name:
+                p.mul_(10.0)
+    run64 = make_run(cell, 6, 11, True, False, 0.0, 0.0, True)
+    ref = outputs_and_grads(run_engine, run64)  # float64
+    cell32 = CELL_SPECS[spec](5, 37, dtype=torch.float32)
+    cell32.load_state_dict({k: v.float() for k, v in cell.state_dict().items()})
+
+    def errors():
+        run = dataclasses.replace(
+            run64, cell=cell32, x=run64.x.detach().float().requires_grad_(),
+            state=tuple(s.detach().float().requires_grad_() for s in run64.state))
+        y, st, gr = outputs_and_grads(run_engine, run)
+        return [(a.double() - b).abs().max().item() / max(1.0, b.abs().max().item())
+                for a, b in zip((y, *st, *gr), (ref[0], *ref[1], *ref[2]), strict=True)]
+
+    native_err = errors()
+    for mod in (lstm_native, gru_native, elman):
+        monkeypatch.setattr(mod, "usable", lambda xp: False)
+    torch_err = errors()
+    assert ref[0].abs().max() > 0.9  # saturated somewhere
+    for k, (e_n, e_t) in enumerate(zip(native_err, torch_err, strict=True)):
+        assert e_n <= 4 * e_t + 2e-6, (k, e_n, e_t)
 
 
 def test_explain_says_where_the_pointwise_step_runs():
