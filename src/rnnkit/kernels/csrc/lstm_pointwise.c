@@ -64,6 +64,20 @@ static void lerp_##SFX(const T *a, const T *b, const uint8_t *z, T zv, T *dst, i
                dst[j] = a[j] + zv * (b[j] - a[j]); } \
 } \
  \
+/* One unit j of the cell update from the four pre-activations in g: the activated gates \
+ * (o before tanh c) and the new c, from c_{t-1} = c0 (+ peepholes). */ \
+static inline __attribute__((always_inline)) T lstm_unit_##SFX( \
+        const T *g, const T *restrict pp, int64_t H, int64_t j, T c0, const int peep, \
+        T *gi, T *gf, T *gg, T *go) { \
+    T i = g[j], f = g[H + j], o = g[3 * H + j]; \
+    if (peep) { i += pp[j] * c0; f += pp[H + j] * c0; } \
+    *gi = rk_sig_##SFX(i); *gf = rk_sig_##SFX(f); *gg = rk_tanh_##SFX(g[2 * H + j]); \
+    const T c = *gf * c0 + *gi * *gg; \
+    if (peep) o += pp[2 * H + j] * c; \
+    *go = rk_sig_##SFX(o); \
+    return c; \
+} \
+ \
 /* The cell update of row r after the gates pass, in one pass over the H units (no LNC): \
  * per unit the four pre-activations in g, the peepholes, both activations, c, tanh c and h \
  * stay in registers. peep / keep are constants at each call site, so each combination \
@@ -79,13 +93,8 @@ static inline __attribute__((always_inline)) void lstm_cell_##SFX( \
     T *cn = at_##SFX(&k->cn, t, r), *restrict tc = at_##SFX(&k->tc, t, r); \
     T *restrict out = at_##SFX(&k->out, t, r); \
     _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
-        const T c0 = cp[j]; \
-        T gi = g[j], gf = g[H + j], gg = g[2 * H + j], go = g[3 * H + j]; \
-        if (peep) { gi += pp[j] * c0; gf += pp[H + j] * c0; } \
-        gi = rk_sig_##SFX(gi); gf = rk_sig_##SFX(gf); gg = rk_tanh_##SFX(gg); \
-        const T c = gf * c0 + gi * gg; \
-        if (peep) go += pp[2 * H + j] * c; \
-        go = rk_sig_##SFX(go); \
+        T gi, gf, gg, go; \
+        const T c = lstm_unit_##SFX(g, pp, H, j, cp[j], peep, &gi, &gf, &gg, &go); \
         const T th = rk_tanh_##SFX(c); \
         if (keep) { g[j] = gi; g[H + j] = gf; g[2 * H + j] = gg; g[3 * H + j] = go; tc[j] = th; } \
         cn[j] = c; \
@@ -104,13 +113,9 @@ static inline __attribute__((always_inline)) void lstm_cell_lnc_##SFX( \
     T *cn = at_##SFX(&k->cn, t, r), *restrict tc = at_##SFX(&k->tc, t, r); \
     T *restrict out = at_##SFX(&k->out, t, r); \
     _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
-        const T c0 = cp[j]; \
-        T gi = g[j], gf = g[H + j], gg = g[2 * H + j], go = g[3 * H + j]; \
-        if (peep) { gi += pp[j] * c0; gf += pp[H + j] * c0; } \
-        gi = rk_sig_##SFX(gi); gf = rk_sig_##SFX(gf); gg = rk_tanh_##SFX(gg); \
-        const T c = gf * c0 + gi * gg; \
-        if (peep) go += pp[2 * H + j] * c; \
-        g[j] = gi; g[H + j] = gf; g[2 * H + j] = gg; g[3 * H + j] = rk_sig_##SFX(go); \
+        T gi, gf, gg, go; \
+        const T c = lstm_unit_##SFX(g, pp, H, j, cp[j], peep, &gi, &gf, &gg, &go); \
+        g[j] = gi; g[H + j] = gf; g[2 * H + j] = gg; g[3 * H + j] = go; \
         cn[j] = c; \
     } \
     T mu, rs; \
@@ -174,10 +179,12 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
             } else lstm_gates_##SFX(k, t, r, g, w, x, 0, (T)0, (T)1, 0, (T)0, (T)1); \
         } \
         if (!(fl & LNC)) { \
-            if (fl & PEEP) { if (fl & KEEP) lstm_cell_##SFX(k, t, r, g, cp, 1, 1); \
-                             else lstm_cell_##SFX(k, t, r, g, cp, 1, 0); } \
-            else { if (fl & KEEP) lstm_cell_##SFX(k, t, r, g, cp, 0, 1); \
-                   else lstm_cell_##SFX(k, t, r, g, cp, 0, 0); } \
+            switch ((fl & PEEP ? 2 : 0) + (fl & KEEP ? 1 : 0)) { \
+            case 0: lstm_cell_##SFX(k, t, r, g, cp, 0, 0); break; \
+            case 1: lstm_cell_##SFX(k, t, r, g, cp, 0, 1); break; \
+            case 2: lstm_cell_##SFX(k, t, r, g, cp, 1, 0); break; \
+            case 3: lstm_cell_##SFX(k, t, r, g, cp, 1, 1); break; \
+            } \
         } else if (fl & PEEP) lstm_cell_lnc_##SFX(k, t, r, g, cp, 1); \
         else lstm_cell_lnc_##SFX(k, t, r, g, cp, 0); \
         if ((fl & ZH) && !(fl & PROJ)) { \
@@ -276,15 +283,17 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
             const int pe = (fl & PEEP) ? (dpp ? 2 : 1) : 0; \
             const int zc = (fl & ZC) ? ((fl & ZC_MASK) ? 1 : 2) : 0; \
             T *dgr = at_##SFX(&k->dg, t, r); \
-            if (pe == 0) { if (zc == 0) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 0, 0); \
-                           else if (zc == 1) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 0, 1); \
-                           else lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 0, 2); } \
-            else if (pe == 1) { if (zc == 0) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 1, 0); \
-                                else if (zc == 1) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 1, 1); \
-                                else lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 1, 2); } \
-            else { if (zc == 0) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 2, 0); \
-                   else if (zc == 1) lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 2, 1); \
-                   else lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 2, 2); } \
+            switch (3 * pe + zc) { /* each case its own constant-folded loop */ \
+            case 0: lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 0, 0); break; \
+            case 1: lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 0, 1); break; \
+            case 2: lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 0, 2); break; \
+            case 3: lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 1, 0); break; \
+            case 4: lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 1, 1); break; \
+            case 5: lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 1, 2); break; \
+            case 6: lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 2, 0); break; \
+            case 7: lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 2, 1); break; \
+            case 8: lstm_cell_bwd_##SFX(k, t, r, dh, g, dgr, cp, cn, tc, gc, 2, 2); break; \
+            } \
         } else { \
         /* LNC: the LN's backward needs the whole row of d(tanh input) first */ \
         /* dout = d o_pre (over o); dh becomes d(c_new) through tanh (and LN). */ \
