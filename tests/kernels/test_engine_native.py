@@ -220,6 +220,28 @@ def test_layer_norm_lstm_inference_normalises_the_input_in_the_step(ragged, dtyp
         torch.testing.assert_close(p.grad, q.grad, **gtol, msg=name)
 
 
+def test_centred_rows_leave_layer_norm_and_every_gradient_unchanged():
+    """The LN LSTM's GEMMs use row-centred weights (the native step then skips the mean pass):
+    their products have mean 0, LN of the product is the same, and so are the gradients of
+    the raw weight and of the GEMM input through it (float64, to rounding)."""
+    from rnnkit.kernels.engine._common import centred_rows
+
+    torch.manual_seed(0)
+    w = (torch.randn(12, 5, dtype=torch.float64) + 3.0).requires_grad_()  # rows share an offset
+    a = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    gain, d = torch.randn(12, dtype=torch.float64), torch.randn(7, 12, dtype=torch.float64)
+    outs = []
+    for f in (lambda v: v, centred_rows):
+        p = a @ f(w).t()
+        y = torch.nn.functional.layer_norm(p, (12,), gain)
+        outs.append((p.mean(1), y, *torch.autograd.grad(y, (w, a), d)))
+    (m_raw, *raw), (m_c, *cen) = outs
+    assert m_raw.abs().max() > 1.0  # the raw products do have a mean: the test can tell
+    torch.testing.assert_close(m_c, torch.zeros_like(m_c), atol=1e-13, rtol=0)
+    for x, y in zip(raw, cen, strict=True):
+        torch.testing.assert_close(x, y, atol=1e-12, rtol=1e-12)
+
+
 @needs_native
 @pytest.mark.parametrize("chunk_steps", [1, 3, 100])
 @pytest.mark.parametrize("loop", ["per-step", "whole-sequence"])

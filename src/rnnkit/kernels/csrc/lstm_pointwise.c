@@ -41,8 +41,10 @@ typedef struct {
     int64_t I, nsteps;
 } lstm_ctx;
 
+/* CENTER: x (LNX) and hw (LNH) come from row-centred weights, so their rows have mean 0 by
+ * construction and the LN statistics are one pass of squares (engine/_common.centred_rows) */
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
-       LNH = 256, LNX = 512, KEEP = 1024 };
+       LNH = 256, LNX = 512, KEEP = 1024, CENTER = 2048 };
 
 /* zoneout masks are bool (one byte per element): strides in bytes */
 static inline const uint8_t *at_u8(const arr *a, int64_t t, int64_t r) {
@@ -66,16 +68,21 @@ static void lerp_##SFX(const T *a, const T *b, const uint8_t *z, T zv, T *dst, i
  \
 /* One unit j of the cell update from the four pre-activations in g: the activated gates \
  * (o before tanh c) and the new c, from c_{t-1} = c0 (+ peepholes). */ \
-static inline __attribute__((always_inline)) T lstm_unit_##SFX( \
-        const T *g, const T *restrict pp, int64_t H, int64_t j, T c0, const int peep, \
+static inline __attribute__((always_inline)) T lstm_unit4_##SFX( \
+        T i, T f, T gp, T o, const T *restrict pp, int64_t H, int64_t j, T c0, const int peep, \
         T *gi, T *gf, T *gg, T *go) { \
-    T i = g[j], f = g[H + j], o = g[3 * H + j]; \
     if (peep) { i += pp[j] * c0; f += pp[H + j] * c0; } \
-    *gi = rk_sig_##SFX(i); *gf = rk_sig_##SFX(f); *gg = rk_tanh_##SFX(g[2 * H + j]); \
+    *gi = rk_sig_##SFX(i); *gf = rk_sig_##SFX(f); *gg = rk_tanh_##SFX(gp); \
     const T c = *gf * c0 + *gi * *gg; \
     if (peep) o += pp[2 * H + j] * c; \
     *go = rk_sig_##SFX(o); \
     return c; \
+} \
+static inline __attribute__((always_inline)) T lstm_unit_##SFX( \
+        const T *g, const T *restrict pp, int64_t H, int64_t j, T c0, const int peep, \
+        T *gi, T *gf, T *gg, T *go) { \
+    return lstm_unit4_##SFX(g[j], g[H + j], g[2 * H + j], g[3 * H + j], pp, H, j, c0, peep, \
+                            gi, gf, gg, go); \
 } \
  \
 /* The cell update of row r after the gates pass, in one pass over the H units (no LNC): \
@@ -127,6 +134,52 @@ static inline __attribute__((always_inline)) void lstm_cell_lnc_##SFX( \
     } \
 } \
  \
+/* The whole row of a layer-norm LSTM (LNH + LNX + LNC, row-centred products: CENTER, bias xb) \
+ * after the two rstds: per unit, the four pre-activations \
+ *     pre_q = w_q rsw lnhw_q + x_q rsx lnxw_q + xb_q        (q = j, H + j, 2H + j, 3H + j) \
+ * go straight into the cell update -- no gates pass and no pre-activation row in memory -- \
+ * and the sum of c for LN over c rides along; then one pass for var(c) and one for \
+ * h = o tanh(LN(c)). keep (training) also stores the x-hat of w (for backward) and the \
+ * activated gates; inference stores o only (the last pass reads it). */ \
+static inline __attribute__((always_inline)) void lstm_ln_row_##SFX( \
+        const lstm_ctx *k, int64_t t, int64_t r, T *restrict g, const T *restrict w, \
+        const T *restrict x, const T *cp, T rsx, T rsw, const int peep, const int keep) { \
+    const int64_t H = k->H; \
+    const T *restrict pp = (const T *)k->peep, *restrict xb = (const T *)k->xb; \
+    const T *restrict lw4 = (const T *)k->lnhw, *restrict lx = (const T *)k->lnxw; \
+    const T *restrict lw = (const T *)k->lnw, *restrict lb = (const T *)k->lnb; \
+    T *restrict xh = keep ? at_##SFX(&k->r, t, r) : 0; \
+    T *cn = at_##SFX(&k->cn, t, r), *restrict tc = at_##SFX(&k->tc, t, r); \
+    T *restrict out = at_##SFX(&k->out, t, r); \
+    T s = 0; \
+    _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+        T pre[4]; \
+        for (int q = 0; q < 4; ++q) { \
+            const int64_t e = q * H + j; \
+            const T v = w[e] * rsw; \
+            if (keep) xh[e] = v; \
+            pre[q] = v * lw4[e] + x[e] * rsx * lx[e] + xb[e]; \
+        } \
+        T gi, gf, gg, go; \
+        const T c = lstm_unit4_##SFX(pre[0], pre[1], pre[2], pre[3], pp, H, j, cp[j], peep, \
+                                     &gi, &gf, &gg, &go); \
+        if (keep) { g[j] = gi; g[H + j] = gf; g[2 * H + j] = gg; } \
+        g[3 * H + j] = go; \
+        cn[j] = c; \
+        s += c; \
+    } \
+    if (keep) *at_##SFX(&k->rs4, t, r) = rsw; \
+    const T mu = s / (T)H; \
+    T v = 0; \
+    for (int64_t j = 0; j < H; ++j) { const T d = cn[j] - mu; v += d * d; } \
+    const T rs = (T)1 / (T)sqrt((double)(v / (T)H) + k->eps); \
+    *at_##SFX(&k->mu, t, r) = mu; *at_##SFX(&k->rs, t, r) = rs; \
+    _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) { \
+        const T th = rk_tanh_##SFX((cn[j] - mu) * rs * lw[j] + lb[j]); \
+        tc[j] = th; out[j] = g[3 * H + j] * th; \
+    } \
+} \
+  \
 /* g = [LN](w) + [LN](x) (+ xb): the gate pre-activations of row r, in one pass over the row \
  * after the statistics. lx: the input LN's gain (LNX; its mean / rstd mux, rsx), or NULL. */ \
 static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *restrict g, \
@@ -138,7 +191,8 @@ static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *
     if (fl & LNH) { \
         const T *restrict lw4 = (const T *)k->lnhw; \
         T mu = muw, rs = rsw; \
-        if (!have_w) rk_ln_stats_##SFX(w, G, k->eps, &mu, &rs); \
+        if (!have_w && (fl & CENTER)) { mu = 0; rk_ln_rs_##SFX(w, G, k->eps, &rs); } \
+        else if (!have_w) rk_ln_stats_##SFX(w, G, k->eps, &mu, &rs); \
         if (k->r.p) { /* training: the x-hat saved for backward, in the same pass */ \
             T *restrict xh = at_##SFX(&k->r, t, r); \
             *at_##SFX(&k->rs4, t, r) = rs; \
@@ -167,18 +221,36 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
         T *restrict g = at_##SFX(&k->g, t, r); \
         T *cn = at_##SFX(&k->cn, t, r), *out = at_##SFX(&k->out, t, r); \
         const T *cp = t ? at_##SFX(&k->c, t - 1, r) : at_##SFX(&k->c0, 0, r); \
+        int fused = 0; /* the LN LSTM row: gates and cell in one function */ \
         { \
             const T *restrict x = at_##SFX(&k->x, t - k->xt0, r), *restrict w = hw + r * 4 * H; \
-            if (fl & LNX) { /* the input projection's LN, folded into the gates' pass */ \
+            if ((fl & (LNX | LNH | LNC | CENTER)) == (LNX | LNH | LNC | CENTER) && k->xb) { \
+                T rs, rsw; \
+                rk_ln_rs2_##SFX(x, w, 4 * H, k->eps, &rs, &rsw); \
+                if (k->mx.p) { *at_##SFX(&k->mx, t, r) = 0; *at_##SFX(&k->sx, t, r) = rs; } \
+                switch ((fl & PEEP ? 2 : 0) + (fl & KEEP ? 1 : 0)) { \
+                case 0: lstm_ln_row_##SFX(k, t, r, g, w, x, cp, rs, rsw, 0, 0); break; \
+                case 1: lstm_ln_row_##SFX(k, t, r, g, w, x, cp, rs, rsw, 0, 1); break; \
+                case 2: lstm_ln_row_##SFX(k, t, r, g, w, x, cp, rs, rsw, 1, 0); break; \
+                case 3: lstm_ln_row_##SFX(k, t, r, g, w, x, cp, rs, rsw, 1, 1); break; \
+                } \
+                fused = 1; \
+            } else if (fl & LNX) { /* the input projection's LN, folded into the gates' pass */ \
                 T mu, rs, muw = 0, rsw = 1; \
-                if (fl & LNH) rk_ln_stats2_##SFX(x, w, 4 * H, k->eps, &mu, &rs, &muw, &rsw); \
+                if (fl & CENTER) { /* row-centred weights: both rows have mean 0 */ \
+                    mu = 0; \
+                    if (fl & LNH) rk_ln_rs2_##SFX(x, w, 4 * H, k->eps, &rs, &rsw); \
+                    else rk_ln_rs_##SFX(x, 4 * H, k->eps, &rs); \
+                } else if (fl & LNH) \
+                    rk_ln_stats2_##SFX(x, w, 4 * H, k->eps, &mu, &rs, &muw, &rsw); \
                 else rk_ln_stats_##SFX(x, 4 * H, k->eps, &mu, &rs); \
                 if (k->mx.p) { *at_##SFX(&k->mx, t, r) = mu; *at_##SFX(&k->sx, t, r) = rs; } \
                 lstm_gates_##SFX(k, t, r, g, w, x, (const T *)k->lnxw, mu, rs, \
                                  (fl & LNH) != 0, muw, rsw); \
             } else lstm_gates_##SFX(k, t, r, g, w, x, 0, (T)0, (T)1, 0, (T)0, (T)1); \
         } \
-        if (!(fl & LNC)) { \
+        if (fused) {} \
+        else if (!(fl & LNC)) { \
             switch ((fl & PEEP ? 2 : 0) + (fl & KEEP ? 1 : 0)) { \
             case 0: lstm_cell_##SFX(k, t, r, g, cp, 0, 0); break; \
             case 1: lstm_cell_##SFX(k, t, r, g, cp, 0, 1); break; \

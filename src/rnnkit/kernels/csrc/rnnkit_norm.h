@@ -1,6 +1,7 @@
 /* Layer norm over one row of n values, for the kernels' pointwise steps.
  *
  * rk_ln_stats: mu = mean(x), rs = 1 / sqrt(var(x) + eps)            (two passes, biased var)
+ * rk_ln_rs:    rs alone for a row known to have mean 0                 (one pass)
  * rk_ln_bwd:   the gradient through y = x-hat ⊙ lw (+ b) of one row, given d = ∂L/∂y:
  *              x-hat_j = (x_j − mu) · sc   (sc = rs, or x is the saved x-hat: mu = 0, sc = 1)
  *              dlw += d ⊙ x-hat; dlb += d (when dlb is not NULL)
@@ -32,6 +33,20 @@ static inline void rk_ln_stats2_##SFX(const T *x, const T *y, int64_t n, double 
     for (int64_t j = 0; j < n; ++j) { \
         const T dx = x[j] - mx, dy = y[j] - my; vx += dx * dx; vy += dy * dy; } \
     *mux = mx; *muy = my; \
+    *rsx = (T)1 / (T)sqrt((double)(vx / (T)n) + eps); \
+    *rsy = (T)1 / (T)sqrt((double)(vy / (T)n) + eps); \
+} \
+/* rs only, for rows whose mean is zero by construction (a GEMM with row-centred weights: \
+ * W x - mean(W x) = (W - mean_rows(W)) x): one pass of squares, mu = 0 */ \
+static inline void rk_ln_rs_##SFX(const T *x, int64_t n, double eps, T *rs) { \
+    T s2 = 0; \
+    for (int64_t j = 0; j < n; ++j) s2 += x[j] * x[j]; \
+    *rs = (T)1 / (T)sqrt((double)(s2 / (T)n) + eps); \
+} \
+static inline void rk_ln_rs2_##SFX(const T *x, const T *y, int64_t n, double eps, T *rsx, \
+                                   T *rsy) { \
+    T vx = 0, vy = 0; \
+    for (int64_t j = 0; j < n; ++j) { vx += x[j] * x[j]; vy += y[j] * y[j]; } \
     *rsx = (T)1 / (T)sqrt((double)(vx / (T)n) + eps); \
     *rsy = (T)1 / (T)sqrt((double)(vy / (T)n) + eps); \
 } \

@@ -7,8 +7,8 @@ from torch import Tensor
 
 from rnnkit.kernels.torch_fused import graph_kept, mm_tn
 
-__all__ = ["final_rows", "graph_kept", "mask_at", "mm_tn_in", "needs_grad", "recurrent_weight_grad",
-           "sig_bwd", "split_zoneout", "tanh_bwd", "zone"]
+__all__ = ["centred_rows", "final_rows", "graph_kept", "mask_at", "mm_tn_in", "needs_grad",
+           "recurrent_weight_grad", "sig_bwd", "split_zoneout", "tanh_bwd", "zone"]
 
 _aten = torch.ops.aten
 
@@ -21,6 +21,18 @@ def sig_bwd(grad: Tensor, out: Tensor, dest: Tensor) -> Tensor:
 def tanh_bwd(grad: Tensor, out: Tensor, dest: Tensor) -> Tensor:
     """``dest = grad * (1 - out²)`` (derivative through a tanh), one kernel."""
     return _aten.tanh_backward.grad_input(grad, out, grad_input=dest)
+
+
+def centred_rows(w: Tensor) -> Tensor:
+    """``w - mean_rows(w)``: a weight (N, K) whose products ``w a`` have mean 0 over their N
+    outputs, since ``mean_j (w a)_j = mean_rows(w) · a``.
+
+    A layer norm over a product needs no mean pass then: ``LN(w a) = LN((w - mean_rows(w)) a)``
+    exactly, and the native LSTM step (flag ``CENTER``) computes only the rstd. Gradients are
+    unchanged as well: the gradient LN hands back to ``w a`` has mean 0 over the N outputs, so
+    it is orthogonal to what the centring removes. Differentiable (the centring is in the
+    graph); costs one pass over ``w``."""
+    return w - w.mean(0, keepdim=True)
 
 
 def mask_at(z, t: int, n: int):

@@ -16,8 +16,8 @@ from rnnkit.functional.cells import layer_norm
 from rnnkit.functional.masking import reverse_padded
 from rnnkit.kernels.base import DirectionRun, Kernel
 from rnnkit.kernels.engine import elman, gru, lstm, lstm_native, native
-from rnnkit.kernels.engine._common import autocast_lowp
-from rnnkit.kernels.torch_fused import linear
+from rnnkit.kernels.engine._common import autocast_lowp, centred_rows
+from rnnkit.kernels.torch_fused import StepGemm, linear
 
 __all__ = ["ENGINE", "engine_why_not", "run_engine"]
 
@@ -59,6 +59,31 @@ def _native_lstm_inference(run: DirectionRun) -> bool:
                    for t in (run.x, *run.state, *cell.parameters()))
 
 
+def _input_weight(cell, fuse_ln: bool) -> Tensor:
+    """W_ih for the engine's projection: row-centred (``centred_rows``) for an LSTM whose loop
+    runs the input LN (the C step then skips the mean pass; ``run_lstm`` centres W_hh too)."""
+    if fuse_ln and cell.layer_norm and isinstance(cell, LSTMCell):
+        return centred_rows(cell.weight_ih)
+    return cell.weight_ih
+
+
+class _ChunkProjection:
+    """``project(t0, t1)`` for the native LSTM inference loop: the raw input projection of
+    time-major steps [t0, t1) of ``xt`` (T, B, I), as a contiguous (t1 - t0, B, 4H) tensor.
+    The weight (centred for an LN cell) is made once and packed for oneDNN once the chunk
+    size is known (the loop asks for equal chunks): 3-4 % faster than a plain linear."""
+
+    def __init__(self, cell, xt: Tensor, fuse_ln: bool):
+        self.xt, self.w, self.gemm = xt, _input_weight(cell, fuse_ln), None
+
+    def __call__(self, t0: int, t1: int) -> Tensor:
+        T, B, _ = self.xt.shape
+        if self.gemm is None:
+            self.gemm = StepGemm(self.w, (t1 - t0) * B, -(-T // (t1 - t0)))
+        xc = self.xt[t0:t1].reshape((t1 - t0) * B, -1)
+        return self.gemm(xc).view(t1 - t0, B, -1)
+
+
 def _project(cell, x: Tensor, fuse_ln: bool = False, lowp: torch.dtype | None = None) -> Tensor:
     """``cell.project_input(x)`` with the GEMM through oneDNN (same math, see the cells).
 
@@ -67,8 +92,9 @@ def _project(cell, x: Tensor, fuse_ln: bool = False, lowp: torch.dtype | None = 
     ``fuse_ln`` the layer norm is left to the loop too. ``lowp`` (LSTM under CPU bf16
     autocast): the GEMM and its backward in bf16, the projection handed on in fp32."""
     plain = isinstance(cell, ElmanCell) or (not isinstance(cell, LSTMCell) and not cell.layer_norm)
+    w_ih = _input_weight(cell, fuse_ln)
     if lowp is not None and not isinstance(cell, ElmanCell):
-        xp = linear(x.to(lowp), cell.weight_ih.to(lowp))
+        xp = linear(x.to(lowp), w_ih.to(lowp))
         if plain and cell.bias_ih is not None:
             return xp + cell.bias_ih  # bf16 + fp32 promotes: fp32 out, fp32 bias, one pass
         xp = xp.float()
@@ -77,7 +103,7 @@ def _project(cell, x: Tensor, fuse_ln: bool = False, lowp: torch.dtype | None = 
     elif plain:
         return linear(x, cell.weight_ih, cell.bias_ih)  # the bias inside the GEMM: no copy
     else:
-        xp = linear(x, cell.weight_ih)
+        xp = linear(x, w_ih)
     if cell.layer_norm and fuse_ln:
         return xp  # the loop normalises it and adds the LN bias and bias_ih (both families)
     if cell.layer_norm:
@@ -146,7 +172,7 @@ def _run_engine(run: DirectionRun, lowp: torch.dtype | None):
                               xin=(xt, cell.weight_ih), **extra)
         else:  # projected chunk by chunk inside the loop
             y, state = family(cell, None, state, sizes, lengths, rec_mask, zoneout, ln_x=ln_x,
-                              project=lambda t0, t1: _project(cell, xt[t0:t1], ln_x), **extra)
+                              project=_ChunkProjection(cell, xt, ln_x), **extra)
         return _restore(y, state, inv, run.reverse, lens0)
     # projected time-major, handed on as a (B, T, G) view: step t's rows are one contiguous
     # block for the loop, and the gate gradient (T, B, G) flows back into the GEMM uncopied.

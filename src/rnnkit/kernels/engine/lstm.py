@@ -21,6 +21,7 @@ from torch import Tensor
 
 from rnnkit.kernels.engine import lstm_native
 from rnnkit.kernels.engine._common import (
+    centred_rows,
     final_rows,
     graph_kept,
     mask_at,
@@ -273,7 +274,10 @@ def run_lstm(cell, xp, state, sizes, lengths, rec_mask, zoneout, ln_x=False, pro
     bias = None if not parts else parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
     lnc = cell.ln_params("c")
     zh, zc = zoneout if zoneout is not None else (None, None)
-    args = (xp, bias, h0, c0, cell.weight_hh, cell.weight_ph, cell.weight_hr,
+    # the in-loop LN of a raw projection: W_ih was row-centred for it (driver._project), and
+    # W_hh is too, so the native step computes no means (``centred_rows``)
+    w_hh = cell.weight_hh if lnx is None or ln is None else centred_rows(cell.weight_hh)
+    args = (xp, bias, h0, c0, w_hh, cell.weight_ph, cell.weight_hr,
             None if ln is None else ln[0], None if lnc is None else lnc[0],
             None if lnc is None else lnc[1], rec_mask, zh, zc)
     lnx_w = None if lnx is None else lnx[0]

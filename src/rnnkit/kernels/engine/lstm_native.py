@@ -19,8 +19,8 @@ from rnnkit.kernels.torch_fused import StepGemm
 __all__ = ["backward", "forward", "usable"]
 
 _EPS = 1e-5
-ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK, LNH, LNX, KEEP = (
-    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK, LNH, LNX, KEEP, CENTER = (
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 
 
 def usable(xp: Tensor) -> bool:
@@ -83,7 +83,11 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     ``xin = (x (T, B, I) time-major, W_ih)`` instead (inference, per-step GEMM path, no input
     LN): each step runs one GEMM ``[x_t | h_in] [W_ih | W_hh]ᵀ`` with K = I + P, which oneDNN
     runs faster than a K = P step GEMM plus the separate input projection (B=64 I=128 H=256:
-    23.5 ms vs 16.2 + 9.9 ms for T=100)."""
+    23.5 ms vs 16.2 + 9.9 ms for T=100).
+
+    ``lnx_w`` (the input LN's gain) given: the projection was made with row-centred W_ih, and
+    ``w_hh`` is row-centred where ``ln_w`` is given (``run_lstm`` does both, see
+    ``_common.centred_rows``): the C step's row statistics skip the mean pass."""
     lib = native.lstm_lib()
     if xin is not None:
         X, (T, B, G4) = h0, (len(sizes), h0.shape[0], w_hh.shape[0])  # X: dtype/device only
@@ -137,7 +141,7 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     MX = SX = None
     if lnx_w is not None:  # LN over the input projection inside the step
         lnx_w = lnx_w.contiguous()
-        kc.flags |= LNX
+        kc.flags |= LNX | CENTER  # run_lstm's contract: x and W_hh are row-centred
         kc.lnxw = lnx_w.data_ptr()
         if keep:  # its mean and rstd per row, for backward
             MX, SX = X.new_empty(T, B), X.new_empty(T, B)
@@ -155,8 +159,14 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
         steps = 0
     # bf16 autocast: the recurrent GEMM in bf16 (oneDNN accumulates in fp32); state, gates and
     # every sum stay fp32
+    AH = None  # the step GEMM's input h_in, written by the C step for the next step
     if xin is None:
         gemm = StepGemm(w_hh if lowp is None else w_hh.to(lowp), B, steps)
+        if steps and not proj and lowp is None:
+            # the C step writes h_t ⊙ m into AH (I = 0: no x part), so the loop makes no h view
+            # and no masked copy per step
+            AH = X.new_empty(B, P)
+            kc.xa, kc.anext, kc.I, kc.nsteps = native.Arr(None, 0, 0), AH.data_ptr(), 0, T
     elif steps:  # one GEMM per step over [x_t | h_in]
         xt, I = xin[0], xin[0].shape[2]
         gemm = StepGemm(torch.cat([xin[1], w_hh], 1), B, steps)
@@ -176,6 +186,12 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
             c_end = min(T, t + chunk)
             alive[:] = [_set_x(kc, project, t, c_end)]
         j = t if keep else 0
+        if AH is not None:  # h_{t-1} ⊙ m is in AH already after step 0
+            if t == 0:
+                torch.mul(h0[:n], m[:n], out=AH[:n]) if m is not None else AH[:n].copy_(h0[:n])
+            hw = gemm(AH if n == B else AH[:n])
+            step(pk, t, n, hw.data_ptr())
+            continue
         # the previous h as a view only where Python reads it (views cost ~1 µs a step)
         hp = (h0[:n] if t == 0 else Y[t - 1, :n]) if xin is None or t == 0 or proj else None
         if xin is not None:
