@@ -27,6 +27,8 @@ typedef struct {
     void *lnhw, *dlnhw, *dpeep, *dbias;
     /* LNX: LN without affine bias over the input projection row x, gain lnxw (its bias is
      * folded into xb) -- no normalised (T, B, 4H) copy of the projection is ever made.
+     * With LNX, x and (with LNH) hw come from row-centred weights (engine/_common.centred_rows):
+     * their rows have mean 0 by construction, so the statistics are one pass of squares.
      * Training saves its mean / rstd in mx / sx, and backward turns dg into d(raw x) in place
      * at the end of the row, summing d lnxw into dlnxw. */
     void *lnxw;
@@ -41,10 +43,8 @@ typedef struct {
     int64_t I, nsteps;
 } lstm_ctx;
 
-/* CENTER: x (LNX) and hw (LNH) come from row-centred weights, so their rows have mean 0 by
- * construction and the LN statistics are one pass of squares (engine/_common.centred_rows) */
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
-       LNH = 256, LNX = 512, KEEP = 1024, CENTER = 2048 };
+       LNH = 256, LNX = 512, KEEP = 1024 };
 
 /* zoneout masks are bool (one byte per element): strides in bytes */
 static inline const uint8_t *at_u8(const arr *a, int64_t t, int64_t r) {
@@ -134,7 +134,7 @@ static inline __attribute__((always_inline)) void lstm_cell_lnc_##SFX( \
     } \
 } \
  \
-/* The whole row of a layer-norm LSTM (LNH + LNX + LNC, row-centred products: CENTER, bias xb) \
+/* The whole row of a layer-norm LSTM (LNH + LNX + LNC, row-centred products, bias xb) \
  * after the two rstds: per unit, the four pre-activations \
  *     pre_q = w_q rsw lnhw_q + x_q rsx lnxw_q + xb_q        (q = j, H + j, 2H + j, 3H + j) \
  * go straight into the cell update -- no gates pass and no pre-activation row in memory -- \
@@ -191,8 +191,7 @@ static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *
     if (fl & LNH) { \
         const T *restrict lw4 = (const T *)k->lnhw; \
         T mu = muw, rs = rsw; \
-        if (!have_w && (fl & CENTER)) { mu = 0; rk_ln_rs_##SFX(w, G, k->eps, &rs); } \
-        else if (!have_w) rk_ln_stats_##SFX(w, G, k->eps, &mu, &rs); \
+        if (!have_w) rk_ln_stats_##SFX(w, G, k->eps, &mu, &rs); \
         if (k->r.p) { /* training: the x-hat saved for backward, in the same pass */ \
             T *restrict xh = at_##SFX(&k->r, t, r); \
             *at_##SFX(&k->rs4, t, r) = rs; \
@@ -224,7 +223,7 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
         int fused = 0; /* the LN LSTM row: gates and cell in one function */ \
         { \
             const T *restrict x = at_##SFX(&k->x, t - k->xt0, r), *restrict w = hw + r * 4 * H; \
-            if ((fl & (LNX | LNH | LNC | CENTER)) == (LNX | LNH | LNC | CENTER) && k->xb) { \
+            if ((fl & (LNX | LNH | LNC)) == (LNX | LNH | LNC) && k->xb) { \
                 T rs, rsw; \
                 rk_ln_rs2_##SFX(x, w, 4 * H, k->eps, &rs, &rsw); \
                 if (k->mx.p) { *at_##SFX(&k->mx, t, r) = 0; *at_##SFX(&k->sx, t, r) = rs; } \
@@ -236,17 +235,12 @@ void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
                 } \
                 fused = 1; \
             } else if (fl & LNX) { /* the input projection's LN, folded into the gates' pass */ \
-                T mu, rs, muw = 0, rsw = 1; \
-                if (fl & CENTER) { /* row-centred weights: both rows have mean 0 */ \
-                    mu = 0; \
-                    if (fl & LNH) rk_ln_rs2_##SFX(x, w, 4 * H, k->eps, &rs, &rsw); \
-                    else rk_ln_rs_##SFX(x, 4 * H, k->eps, &rs); \
-                } else if (fl & LNH) \
-                    rk_ln_stats2_##SFX(x, w, 4 * H, k->eps, &mu, &rs, &muw, &rsw); \
-                else rk_ln_stats_##SFX(x, 4 * H, k->eps, &mu, &rs); \
-                if (k->mx.p) { *at_##SFX(&k->mx, t, r) = mu; *at_##SFX(&k->sx, t, r) = rs; } \
-                lstm_gates_##SFX(k, t, r, g, w, x, (const T *)k->lnxw, mu, rs, \
-                                 (fl & LNH) != 0, muw, rsw); \
+                T rs, rsw = 1; /* row-centred: both rows have mean 0 */ \
+                if (fl & LNH) rk_ln_rs2_##SFX(x, w, 4 * H, k->eps, &rs, &rsw); \
+                else rk_ln_rs_##SFX(x, 4 * H, k->eps, &rs); \
+                if (k->mx.p) { *at_##SFX(&k->mx, t, r) = 0; *at_##SFX(&k->sx, t, r) = rs; } \
+                lstm_gates_##SFX(k, t, r, g, w, x, (const T *)k->lnxw, (T)0, rs, \
+                                 (fl & LNH) != 0, (T)0, rsw); \
             } else lstm_gates_##SFX(k, t, r, g, w, x, 0, (T)0, (T)1, 0, (T)0, (T)1); \
         } \
         if (fused) {} \

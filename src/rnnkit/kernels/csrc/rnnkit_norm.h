@@ -23,19 +23,6 @@ static inline void rk_ln_stats_##SFX(const T *x, int64_t n, double eps, T *mu, T
     *mu = m; \
     *rs = (T)1 / (T)sqrt((double)(s2 / (T)n) + eps); \
 } \
-/* the statistics of two rows of n values at once (LN LSTM / GRU: the input projection's row \
- * and the recurrent product's), two independent sums per pass */ \
-static inline void rk_ln_stats2_##SFX(const T *x, const T *y, int64_t n, double eps, T *mux, \
-                                      T *rsx, T *muy, T *rsy) { \
-    T sx = 0, sy = 0, vx = 0, vy = 0; \
-    for (int64_t j = 0; j < n; ++j) { sx += x[j]; sy += y[j]; } \
-    const T mx = sx / (T)n, my = sy / (T)n; \
-    for (int64_t j = 0; j < n; ++j) { \
-        const T dx = x[j] - mx, dy = y[j] - my; vx += dx * dx; vy += dy * dy; } \
-    *mux = mx; *muy = my; \
-    *rsx = (T)1 / (T)sqrt((double)(vx / (T)n) + eps); \
-    *rsy = (T)1 / (T)sqrt((double)(vy / (T)n) + eps); \
-} \
 /* rs only, for rows whose mean is zero by construction (a GEMM with row-centred weights: \
  * W x - mean(W x) = (W - mean_rows(W)) x): one pass of squares, mu = 0 */ \
 static inline void rk_ln_rs_##SFX(const T *x, int64_t n, double eps, T *rs) { \

@@ -28,7 +28,7 @@ def centred_rows(w: Tensor) -> Tensor:
     outputs, since ``mean_j (w a)_j = mean_rows(w) · a``.
 
     A layer norm over a product needs no mean pass then: ``LN(w a) = LN((w - mean_rows(w)) a)``
-    exactly, and the native LSTM step (flag ``CENTER``) computes only the rstd. Gradients are
+    exactly, and the native LSTM step (flag ``LNX``) computes only the rstd. Gradients are
     unchanged as well: the gradient LN hands back to ``w a`` has mean 0 over the N outputs, so
     it is orthogonal to what the centring removes. Differentiable (the centring is in the
     graph); costs one pass over ``w``."""

@@ -19,8 +19,8 @@ from rnnkit.kernels.torch_fused import StepGemm
 __all__ = ["backward", "forward", "usable"]
 
 _EPS = 1e-5
-ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK, LNH, LNX, KEEP, CENTER = (
-    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+ZC, ZC_MASK, ZH, ZH_MASK, PEEP, LNC, PROJ, MASK, LNH, LNX, KEEP = (
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def usable(xp: Tensor) -> bool:
@@ -141,7 +141,7 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     MX = SX = None
     if lnx_w is not None:  # LN over the input projection inside the step
         lnx_w = lnx_w.contiguous()
-        kc.flags |= LNX | CENTER  # run_lstm's contract: x and W_hh are row-centred
+        kc.flags |= LNX  # run_lstm's contract: x and W_hh are row-centred (no mean pass)
         kc.lnxw = lnx_w.data_ptr()
         if keep:  # its mean and rstd per row, for backward
             MX, SX = X.new_empty(T, B), X.new_empty(T, B)
