@@ -19,7 +19,8 @@ from types import SimpleNamespace
 import torch
 from torch import Tensor
 
-from rnnkit.kernels.engine import lstm_native
+from rnnkit.kernels import triton_steps
+from rnnkit.kernels.engine import lstm_native, lstm_triton
 from rnnkit.kernels.engine._common import (
     centred_rows,
     final_rows,
@@ -51,12 +52,13 @@ class FusedLSTM(torch.autograd.Function):
     def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc,
                 sizes, lengths, keep, lnx_w=None, lowp=None):
         ctx.native = lstm_native.usable(xp)
+        ctx.triton = not ctx.native and triton_steps.step_usable(xp, xp.shape[-1] // 4)
         ctx.sizes, ctx.has_bias = sizes, bias is not None
-        ctx.lowp = lowp if ctx.native else None
-        if ctx.native:
-            return lstm_native.forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w,
-                                       lnc_b, m, zh, zc, sizes, lengths, keep, lnx_w,
-                                       lowp=lowp)
+        ctx.lowp = lowp if ctx.native or ctx.triton else None
+        if ctx.native or ctx.triton:
+            loop = lstm_native if ctx.native else lstm_triton
+            return loop.forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b,
+                                m, zh, zc, sizes, lengths, keep, lnx_w, lowp=ctx.lowp)
         X = xp.transpose(0, 1)
         ctx.lnx = None
         if lnx_w is not None:  # the input projection's LN (its bias is folded into ``bias``)
@@ -127,8 +129,9 @@ class FusedLSTM(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dY, dhn, dcn):
-        if ctx.native:
-            DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, sums, d_lnxw = lstm_native.backward(
+        if ctx.native or ctx.triton:
+            loop = lstm_native if ctx.native else lstm_triton
+            DG, DR, DHP, gh, gc, d_lnw, d_lncw, d_lncb, sums, d_lnxw = loop.backward(
                 ctx, dY, dhn, dcn)
             C, HH, CN = ctx.bufs[1], ctx.bufs[3], ctx.bufs[4]
             grads = _grads(ctx, DG, DR, DHP, ctx.saved_tensors[-1], C, CN, HH, gh, gc, d_lnw,

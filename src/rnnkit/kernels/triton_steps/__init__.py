@@ -1,0 +1,61 @@
+"""Triton pointwise steps for the fused engine on CUDA (optional; imported lazily).
+
+The engine runs a recurrence as one GEMM per step plus everything between two GEMMs (gate
+activations, layer norms, peepholes, the cell update, zoneout, and in backward the matching
+derivatives). On CPU that pointwise step is C (``kernels/csrc``); on a CUDA device it is one
+Triton kernel per step here (one program per running batch row), instead of the dozen small
+torch ops per step of the pure-PyTorch loop. The modules under this package import ``triton``
+at the top, so only ``available()`` may be called before checking it; ``import rnnkit`` never
+imports triton. With ``TRITON_INTERPRET=1`` the same kernels run on CPU tensors through
+Triton's interpreter: that is how the CPU-only test suite checks them against the reference.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor
+
+__all__ = ["MAX_H", "available", "interpreting", "step_usable", "why_not"]
+
+# one program holds a whole row: the four LSTM gate blocks of next_power_of_2(H) lanes each
+MAX_H = 2048
+_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+_state: dict = {}
+
+
+def available() -> str | None:
+    """None when a usable ``triton`` (>= 3.0) imports, else why not (cached)."""
+    if "why" not in _state:
+        try:
+            import triton
+        except Exception as e:  # ImportError, or a broken install
+            _state["why"] = (f"triton is not importable ({type(e).__name__}: {e}); "
+                             f"`pip install triton` (it comes with CUDA builds of torch)")
+        else:
+            major = int(triton.__version__.split(".")[0])
+            _state["why"] = None if major >= 3 else (
+                f"triton {triton.__version__} is older than 3.0; upgrade triton")
+    return _state["why"]
+
+
+def interpreting() -> bool:
+    """True when Triton runs its kernels in the CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def why_not(t: Tensor, H: int) -> str | None:
+    """None when the Triton step can run on ``t`` (a CUDA tensor) with hidden size H."""
+    if t.device.type != "cuda":
+        return f"the Triton step runs on CUDA tensors, got {t.device.type}"
+    if t.dtype not in _DTYPES:
+        return f"dtype {t.dtype} has no Triton step"
+    if H > MAX_H:
+        return f"hidden size {H} > {MAX_H} (one program per row)"
+    return available()
+
+
+def step_usable(t: Tensor, H: int) -> bool:
+    """Whether the engine's families run their pointwise step in Triton for ``t``."""
+    return why_not(t, H) is None
