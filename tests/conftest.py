@@ -8,6 +8,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+# Without a GPU, Triton kernels (the engine's CUDA pointwise steps) run in Triton's CPU
+# interpreter, which reads this when a kernel is defined: tests/kernels/test_triton_steps.py
+# checks them against the reference loop that way.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 # Tiny models on a shared 2-core machine run far faster single-threaded (pytest-xdist already
 # uses one process per core).
 torch.set_num_threads(1)

@@ -25,6 +25,8 @@ def test_bench_engine_smoke(tmp_path, monkeypatch):
     (["--cells", "LSTM,foo"], "--cells: expected a comma list of LSTM, GRU, RNN, got 'foo'"),
     (["--shapes", "0,9"], "--shapes: expected indices 0..2"),
     (["--cells", "RNN", "--variants", "peephole"], "--variants: expected some of"),
+    pytest.param(["--device", "cuda"], "--device: expected a usable CUDA device, got none",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has a GPU")),
 ])
 def test_bench_engine_rejects_bad_selection(args, msg, capsys):
     with pytest.raises(SystemExit) as e:
@@ -98,3 +100,18 @@ def test_bench_extras_time_bf16_for_lstm_and_gru(tmp_path, monkeypatch, capsys):
     assert all(set(r["times_ms"]) == {"torch.nn fp32", "torch.nn bf16", "rnnkit bf16"}
                and r["ratio_vs_torch_fp32"] > 0 for r in rows)
     assert capsys.readouterr().out.count("bf16 train ") == 3
+
+
+@pytest.mark.gpu
+def test_bench_engine_runs_on_cuda(tmp_path, monkeypatch):
+    """--device cuda: cuDNN beside the engine's Triton step, synchronised timings, CUDA memory."""
+    monkeypatch.setattr(engine, "SHAPES", [(4, 6, 3, 8)])
+    out = tmp_path / "r.json"
+    assert engine.main(["--device", "cuda", "--shapes", "0", "--cells", "LSTM,GRU", "--variants",
+                        "standard,layer_norm", "--repeats", "1", "--memory", "--json",
+                        str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["device"] == "cuda" and report["keras"] == "skipped (--device cuda)"
+    assert {r["kernel_train"] for r in report["cases"] if r["variant"] == "layer_norm"} == {
+        "engine"}
+    assert all(r["peak_mem_mb"]["rnnkit"] > 0 for r in report["cases"])

@@ -9,9 +9,14 @@ Keras 3, when installed, runs the same configurations on its torch backend
 (``bench/keras_side.py``): its times and the ratio Keras / rnnkit are reported beside.
 Plus bf16 autocast training and single-step streaming latency at B=1.
 
+``--device cuda`` runs the same table on a GPU: torch.nn is cuDNN there, rnnkit's variants run
+the engine with its Triton step, every timing waits for the device, memory is the CUDA
+allocator's peak for one training step, and Keras is skipped.
+
 Example::
 
     python -m rnnkit.bench.engine --shapes 0 --json out.json
+    rnnkit bench --device cuda --shapes 0,1
 """
 
 from __future__ import annotations
@@ -46,10 +51,14 @@ VARIANTS = {
 _GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
+_DEVICE = {"name": "cpu"}  # --device
+
+
 def _build(family: str, variant: str, shape, impl: str = "auto", torch_nn: bool = False):
     import rnnkit
 
     B, T, I, H = shape
+    dev = _DEVICE["name"]
     if torch_nn:
         layer = getattr(torch.nn, family)(I, H, batch_first=True)
     else:
@@ -61,11 +70,12 @@ def _build(family: str, variant: str, shape, impl: str = "auto", torch_nn: bool 
     if variant == "ragged":
         lengths = torch.randint(T // 2, T + 1, (B,), generator=g)
         lengths[0] = T
-    return layer, x, lengths
+        lengths = lengths.to(dev)
+    return layer.to(dev), x.to(dev), lengths
 
 
 def _train_fn(layer, x, lengths, autocast=False):
-    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if autocast else nullcontext()
+    ctx = torch.autocast(_DEVICE["name"], dtype=torch.bfloat16) if autocast else nullcontext()
 
     def f():
         layer.train()
@@ -87,14 +97,21 @@ _CLOCK = {"now": time.perf_counter}  # --clock cpu: process CPU time (robust on 
 _CLEAN_ENV: dict[str, str] = dict(os.environ)  # at import, before Keras touches os.environ
 
 
+def _sync() -> None:
+    if _DEVICE["name"] == "cuda":
+        torch.cuda.synchronize()
+
+
 def _interleaved(fns: dict, repeats: int) -> dict:
     times, now = {k: [] for k in fns}, _CLOCK["now"]
     for f in fns.values():
-        f()  # warm-up
+        f()  # warm-up (on CUDA: Triton compiles, cuDNN picks its algorithms)
+    _sync()
     for _ in range(repeats):
         for k, f in fns.items():
             t0 = now()
             f()
+            _sync()  # a GPU call returns before its kernels finish
             times[k].append(now() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -102,7 +119,10 @@ def _interleaved(fns: dict, repeats: int) -> dict:
 def _peak_gflops(dtype=torch.float32, n: int = 1024) -> float:
     from rnnkit.kernels.torch_fused import mm_nt
 
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    if _DEVICE["name"] == "cuda":
+        n = 8192
+    a = torch.randn(n, n, dtype=dtype, device=_DEVICE["name"])
+    b = torch.randn(n, n, dtype=dtype, device=_DEVICE["name"])
     t = _interleaved({"mm": lambda: mm_nt(a, b)}, 5)["mm"]
     return 2 * n**3 / t / 1e9
 
@@ -140,6 +160,15 @@ def _memory_child(spec: str) -> None:
 
 
 def _peak_memory_mb(family, variant, shape, torch_nn) -> float:
+    if _DEVICE["name"] == "cuda":  # the CUDA allocator's own peak, above what was live before
+        layer, x, lengths = _build(family, variant, shape, torch_nn=torch_nn)
+        _train_fn(layer, x, lengths)()
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        _train_fn(layer, x, lengths)()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
     spec = json.dumps([family, variant, list(shape), torch_nn])
     code = f"from rnnkit.bench.engine import _memory_child; _memory_child({spec!r})"
     # the environment from before Keras was imported (it sets KMP_* / TF_* variables), and
@@ -204,9 +233,10 @@ def _streaming(repeats: int, steps: int = 200) -> list[dict]:
 
     rows = []
     for variant, kw in (("standard", {}), ("peephole", {"peephole": True})):
-        ours = rnnkit.LSTM(32, 128, batch_first=True, **kw).eval()
-        ref = torch.nn.LSTM(32, 128, batch_first=True).eval()
-        xs = torch.randn(steps, 1, 32)
+        dev = _DEVICE["name"]
+        ours = rnnkit.LSTM(32, 128, batch_first=True, **kw).to(dev).eval()
+        ref = torch.nn.LSTM(32, 128, batch_first=True).to(dev).eval()
+        xs = torch.randn(steps, 1, 32, device=dev)
 
         def run_ours(ours=ours, xs=xs):
             with torch.no_grad():
@@ -226,8 +256,10 @@ def _streaming(repeats: int, steps: int = 200) -> list[dict]:
 
 
 def _print(report: dict) -> None:
-    print(f"matmul peak (oneDNN, this run): fp32 {report['peak_gflops_fp32']:.0f} GFLOP/s, "
-          f"bf16 {report['peak_gflops_bf16']:.0f} GFLOP/s; threads={report['threads']}, "
+    dev = report.get("device", "cpu")
+    blas = "cuBLAS" if dev == "cuda" else "oneDNN"
+    print(f"device {dev}; matmul peak ({blas}, this run): fp32 {report['peak_gflops_fp32']:.0f} "
+          f"GFLOP/s, bf16 {report['peak_gflops_bf16']:.0f} GFLOP/s; threads={report['threads']}, "
           f"clock={report.get('clock', 'wall')}")
     hdr = (f"{'shape':>20} {'cell':>4} {'variant':>17} {'kernel':>9} | {'nn tr':>7} {'rk tr':>7} "
            f"{'ratio':>5} {'%pk':>4} | {'nn inf':>7} {'rk inf':>7} {'ratio':>5} {'%pk':>4} | "
@@ -306,15 +338,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="wall time, or this process's CPU time (steadier when other jobs share "
                         "the machine; equal to wall time on an idle one with --threads 1)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where both sides run (cuda: torch.nn is cuDNN, rnnkit's variants the "
+                        "engine with its Triton step; wall clock, Keras skipped)")
     a = p.parse_args(argv)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device: expected a usable CUDA device, got none (torch.cuda.is_available() "
+                "is False). Run on a machine with a GPU, or use --device cpu.")
+    if a.device == "cuda" and a.clock == "cpu":
+        p.error("--clock: expected wall with --device cuda, got cpu (this process's CPU time "
+                "does not count the GPU's). Drop --clock cpu.")
+    _DEVICE["name"] = a.device
     _CLOCK["now"] = time.process_time if a.clock == "cpu" else time.perf_counter
     if a.threads:
         torch.set_num_threads(a.threads)
     from rnnkit.bench import keras_side
 
-    keras_note = "skipped (--no-keras)" if a.no_keras else keras_side.status()
-    use_keras = not a.no_keras and keras_note.startswith("Keras") and "skipped" not in keras_note
-    report = {"threads": torch.get_num_threads(), "clock": a.clock,
+    keras_note = ("skipped (--no-keras)" if a.no_keras else "skipped (--device cuda)"
+                  if a.device == "cuda" else keras_side.status())
+    use_keras = keras_note.startswith("Keras") and "skipped" not in keras_note
+    report = {"device": a.device, "threads": torch.get_num_threads(), "clock": a.clock,
               "peak_gflops_fp32": _peak_gflops(),
               "peak_gflops_bf16": _peak_gflops(torch.bfloat16), "keras": keras_note, "cases": []}
     only, shape_ids, families = _selection(p, a)

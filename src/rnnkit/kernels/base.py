@@ -48,6 +48,8 @@ class Kernel:
             reason it cannot (one sentence, with the fix when there is one).
         run: executes the run and returns ``(y (B, T, P), final state)``.
         priority: higher wins under ``impl="auto"`` among eligible kernels.
+        detail: optional ``detail(run) -> str``: how this kernel would run ``run`` (e.g. where
+            the engine's pointwise step runs: C, Triton or PyTorch), shown by ``explain``.
     """
 
     name: str
@@ -56,3 +58,4 @@ class Kernel:
     why_not: Callable[[Any], str | None]
     run: Callable[[Any], tuple]
     priority: int = 0
+    detail: Callable[[Any], str] | None = None

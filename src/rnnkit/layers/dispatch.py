@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 from rnnkit.kernels import builtin
 from rnnkit.kernels.base import DirectionRun, Kernel
@@ -56,13 +57,23 @@ class Choice:
 
     kernel: Kernel
     reasons: dict[str, str | None] = field(default_factory=dict)
+    run: Any = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         return self.kernel.name
 
+    @property
+    def detail(self) -> str | None:
+        """How the chosen kernel runs this call (``Kernel.detail``), or None."""
+        if self.kernel.detail is None or self.run is None:
+            return None
+        return self.kernel.detail(self.run)
+
     def describe(self) -> str:
         lines = [f"{self.kernel.name}: {self.kernel.summary}"]
+        if self.detail:
+            lines.append(f"  this call: {self.detail}")
         for name, why in self.reasons.items():
             if name != self.kernel.name:
                 lines.append(f"  not {name}: {why or 'eligible, lower priority'}")
@@ -87,7 +98,7 @@ def choose(where: str, level: str, run, impl: str = "auto", strict: bool = False
         if reasons[impl] is not None:
             raise ValueError(f"{where}: impl={impl!r} cannot run this call: {reasons[impl]} "
                              f"Use impl='auto' to fall back to an eligible kernel.")
-        return Choice(kernel, reasons)
+        return Choice(kernel, reasons, run)
     eligible = [k for k in table if reasons[k.name] is None]
     if not eligible:
         return None
@@ -97,7 +108,7 @@ def choose(where: str, level: str, run, impl: str = "auto", strict: bool = False
         raise RuntimeError(f"{where}: strict=True refuses the slow '{best.name}' path "
                            f"(fast kernels not eligible — {others}). Change the configuration "
                            f"or pass strict=False to accept the slow path.")
-    return Choice(best, reasons)
+    return Choice(best, reasons, run)
 
 
 def run_direction(where: str, run: DirectionRun, impl: str, strict: bool):

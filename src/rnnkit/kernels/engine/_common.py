@@ -76,15 +76,20 @@ def mm_tn_in(lowp: torch.dtype | None):
 
 
 def autocast_lowp(t: Tensor) -> torch.dtype | None:
-    """bf16 when CPU autocast to bf16 is on and ``t`` is a float32 CPU tensor, else None.
+    """The GEMM dtype under autocast for a float32 ``t``: bf16 when CPU autocast to bf16 is on
+    (CPU tensor), fp16 / bf16 when CUDA autocast is on (CUDA tensor), else None.
 
-    The engine then runs its GEMMs in bf16 (fp32 accumulation inside oneDNN) and keeps the
-    state, the pointwise math and the gradient sums in fp32."""
-    if t.device.type != "cpu" or t.dtype != torch.float32:
+    The engine then runs its GEMMs in that dtype (fp32 accumulation inside oneDNN / cuBLAS)
+    and keeps the state, the pointwise math and the gradient sums in fp32."""
+    if t.dtype != torch.float32 or t.device.type not in ("cpu", "cuda"):
         return None
-    if torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16:
-        return torch.bfloat16
-    return None
+    dev = t.device.type
+    if not torch.is_autocast_enabled(dev):
+        return None
+    dtype = torch.get_autocast_dtype(dev)
+    if dev == "cpu":
+        return dtype if dtype == torch.bfloat16 else None
+    return dtype if dtype in (torch.float16, torch.bfloat16) else None
 
 
 # Y chunk size of the weight-gradient GEMMs: each chunk's GEMM writes a fresh (G, P) product

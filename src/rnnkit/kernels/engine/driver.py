@@ -14,12 +14,13 @@ from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.functional.cells import layer_norm
 from rnnkit.functional.masking import reverse_padded
+from rnnkit.kernels import triton_steps
 from rnnkit.kernels.base import DirectionRun, Kernel
 from rnnkit.kernels.engine import elman, gru, lstm, lstm_native, native
 from rnnkit.kernels.engine._common import autocast_lowp, centred_rows
 from rnnkit.kernels.torch_fused import StepGemm, linear
 
-__all__ = ["ENGINE", "engine_why_not", "run_engine"]
+__all__ = ["ENGINE", "engine_step", "engine_why_not", "run_engine"]
 
 _FAMILIES = {LSTMCell: lstm.run_lstm, GRUCell: gru.run_gru, ElmanCell: elman.run_elman}
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
@@ -45,6 +46,26 @@ def engine_why_not(run: DirectionRun) -> str | None:
     if run.x.shape[0] == 0 or run.x.shape[1] == 0:
         return "empty input."
     return None
+
+
+def engine_step(run: DirectionRun) -> str:
+    """Where the engine runs this call's pointwise step, in one line (``explain``)."""
+    x, cell = run.x, run.cell
+    lowp = autocast_lowp(x) if isinstance(cell, (LSTMCell, GRUCell)) else None
+    mixed = f"; GEMMs in {str(lowp).replace('torch.', '')}, state and pointwise math fp32" \
+        if lowp is not None else ""
+    if x.device.type == "cpu":
+        if x.dtype not in (torch.float32, torch.float64):
+            return f"pure-PyTorch pointwise step ({x.dtype} has no native step){mixed}"
+        return native.status() + mixed
+    if isinstance(cell, ElmanCell):
+        return (f"one GEMM and one in-place activation per step on {x.device.type} (the Elman "
+                f"step has nothing more to fuse){mixed}")
+    why = triton_steps.why_not(x, cell.hidden_size)
+    if why is None:
+        return ("Triton pointwise step: one fused kernel per step forward and one backward, "
+                f"beside the step's GEMM{mixed}")
+    return f"pure-PyTorch pointwise step ({why}){mixed}"
 
 
 def _native_lstm_inference(run: DirectionRun) -> bool:
@@ -204,9 +225,10 @@ def _restore(y: Tensor, state: tuple, inv: Tensor | None, reverse: bool,
 ENGINE = Kernel(
     name="engine",
     summary=("rnnkit's fused engine: one GEMM per step, hand-written BPTT (every variant); "
-             + native.status()),
+             "the pointwise step in C on CPU, in Triton on CUDA"),
     fast=True,
     why_not=engine_why_not,
     run=run_engine,
     priority=50,
+    detail=engine_step,
 )

@@ -17,7 +17,7 @@ import os
 import torch
 from torch import Tensor
 
-__all__ = ["MAX_H", "available", "interpreting", "step_usable", "why_not"]
+__all__ = ["MAX_H", "available", "interpreting", "reason", "step_usable", "why_not"]
 
 # one program holds a whole row: the four LSTM gate blocks of next_power_of_2(H) lanes each
 MAX_H = 2048
@@ -47,12 +47,17 @@ def interpreting() -> bool:
 
 def why_not(t: Tensor, H: int) -> str | None:
     """None when the Triton step can run on ``t`` (a CUDA tensor) with hidden size H."""
-    if t.device.type != "cuda":
-        return f"the Triton step runs on CUDA tensors, got {t.device.type}"
-    if t.dtype not in _DTYPES:
-        return f"dtype {t.dtype} has no Triton step"
+    return reason(t.device.type, t.dtype, H)
+
+
+def reason(device: str, dtype: torch.dtype, H: int) -> str | None:
+    """``why_not`` for a device type, dtype and hidden size."""
+    if device != "cuda":
+        return f"the Triton step runs on CUDA tensors, got {device}"
+    if dtype not in _DTYPES:
+        return f"dtype {dtype} has no Triton step"
     if H > MAX_H:
-        return f"hidden size {H} > {MAX_H} (one program per row)"
+        return f"hidden size {H} > {MAX_H} (one program holds a whole row)"
     return available()
 
 
