@@ -51,13 +51,7 @@ class _Counted:
 def launches(monkeypatch):
     """Route the LSTM / GRU pointwise steps to Triton (CPU tensors under the interpreter when
     there is no GPU) and log every kernel launch."""
-    import importlib  # TEMP until gru_step lands
-    mods = []
-    for n in ("lstm_step", "gru_step"):
-        try:
-            mods.append(importlib.import_module(f"rnnkit.kernels.triton_steps.{n}"))
-        except ImportError:
-            pass
+    from rnnkit.kernels.triton_steps import gru_step, lstm_step
 
     if not CUDA:
         if not triton_steps.interpreting():
@@ -67,7 +61,7 @@ def launches(monkeypatch):
         monkeypatch.setattr(gru_native, "usable", lambda xp: False)
         monkeypatch.setattr(gru_native, "rb_usable", lambda xp, ln_w: False)
     log: list = []
-    for mod in mods:
+    for mod in (lstm_step, gru_step):
         for name in mod.__all__:
             monkeypatch.setattr(mod, name, _Counted(getattr(mod, name), log))
     return log
@@ -187,7 +181,7 @@ def test_autocast_runs_the_step_gemms_in_low_precision_with_fp32_state(spec, lau
     x = torch.randn(4, 12, 8, device=DEVICE)
     h0 = tuple(torch.zeros(4, s, device=DEVICE) for s in cell.state_sizes)
     run = DirectionRun(cell, x, h0, None, False, None, None, True)
-    y32, s32 = run_engine(run)
+    y32, _ = run_engine(run)
     g32 = torch.autograd.grad(y32.pow(2).sum(), list(cell.parameters()))
     launches.clear()
     low = torch.float16 if CUDA else torch.bfloat16

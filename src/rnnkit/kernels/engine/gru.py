@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.kernels.engine import gru_native
+from rnnkit.kernels import triton_steps
+from rnnkit.kernels.engine import gru_native, gru_triton
 from rnnkit.kernels.engine._common import (
     final_rows,
     graph_kept,
@@ -64,9 +65,13 @@ class FusedGRU(torch.autograd.Function):
     def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, reset_after, sizes, lengths, keep,
                 lnx_w=None, lnx_b=None, lowp=None):
         ctx.native = reset_after and gru_native.usable(xp)
-        ctx.lowp = lowp if ctx.native else None  # bf16 GEMMs: the native reset-after loop
         ctx.native_rb = (not reset_after and lnx_w is None
                          and gru_native.rb_usable(xp, ln_w))
+        # CUDA: the Triton step (both forms) where no native C loop runs
+        ctx.triton = (not ctx.native and not ctx.native_rb
+                      and triton_steps.step_usable(xp, xp.shape[-1] // 3))
+        # low-precision GEMMs: the native reset-after loop (CPU bf16) and the Triton loops
+        ctx.lowp = lowp if ctx.native or ctx.triton else None
         ctx.lnx = None
         if ctx.native_rb:  # small reset-before problem: the whole sequence in one C call
             ctx.zh, ctx.reset_after, ctx.sizes = zh, reset_after, sizes
@@ -75,6 +80,11 @@ class FusedGRU(torch.autograd.Function):
             ctx.zh, ctx.reset_after, ctx.sizes = zh, reset_after, sizes
             return gru_native.forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep,
                                       lnx_w, lnx_b, ctx.lowp)
+        if ctx.triton:
+            ctx.zh, ctx.reset_after, ctx.sizes = zh, reset_after, sizes
+            loop = gru_triton.forward if reset_after else gru_triton.rb_forward
+            return loop(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w, lnx_b,
+                        ctx.lowp)
         X = xp.transpose(0, 1)
         if lnx_w is not None:  # the input projection's LN, over the whole sequence here
             X, mu, rs = torch.native_layer_norm(X, (X.shape[-1],), lnx_w, lnx_b, _EPS)
@@ -135,6 +145,16 @@ class FusedGRU(torch.autograd.Function):
             grads = _grads(ctx, DX, DA, DS, None, gh, d_lnw, d_lnx)
             if not graph_kept():  # nothing reads them again: free them before the layers below
                 ctx.gn = None
+            return grads
+        if ctx.triton:
+            if ctx.reset_after:
+                DX, DA, DS, gh, d_lnw, d_lnx = gru_triton.backward(ctx, dY, dhn)
+                grads = _grads(ctx, DX, DA, DS, None, gh, d_lnw, d_lnx)
+            else:
+                DX, DS, Q, gh, d_lnw = gru_triton.rb_backward(ctx, dY, dhn)
+                grads = _grads(ctx, DX, None, DS, Q, gh, d_lnw)
+            if not graph_kept():
+                ctx.gt = None
             return grads
         h0, w_hh, hb, ln_w, m, Y, RZ, N = ctx.saved_tensors
         zh, ra = ctx.zh, ctx.reset_after

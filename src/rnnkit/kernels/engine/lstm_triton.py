@@ -121,8 +121,8 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
 def backward(ctx, dY, dhn, dcn):
     """The Triton backward loop; returns what ``lstm_native.backward`` returns."""
     K = _k()
-    h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, Y = ctx.saved_tensors
-    G, C, TC, HH, CN, R, RS4, (MU, RS), (X, lnx_w, MX, SX) = ctx.bufs
+    h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, _, m, Y = ctx.saved_tensors
+    G, C, TC, _, CN, R, RS4, (MU, RS), (X, lnx_w, MX, SX) = ctx.bufs
     zcm, zct, zhm, zht, has_bias = ctx.tri
     zh, _ = ctx.zoneout
     T, B, G4 = G.shape
