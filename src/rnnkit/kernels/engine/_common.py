@@ -8,7 +8,8 @@ from torch import Tensor
 from rnnkit.kernels.torch_fused import graph_kept, mm_tn
 
 __all__ = ["centred_rows", "final_rows", "graph_kept", "mask_at", "mm_tn_in", "needs_grad",
-           "recurrent_weight_grad", "sig_bwd", "split_zoneout", "tanh_bwd", "zone"]
+           "recurrent_weight_grad", "sig_bwd", "split_zoneout", "step_buffer", "tanh_bwd",
+           "zone"]
 
 _aten = torch.ops.aten
 
@@ -33,6 +34,13 @@ def centred_rows(w: Tensor) -> Tensor:
     it is orthogonal to what the centring removes. Differentiable (the centring is in the
     graph); costs one pass over ``w``."""
     return w - w.mean(0, keepdim=True)
+
+
+def step_buffer(full: bool, ref: Tensor, *shape) -> Tensor:
+    """A buffer a native / Triton step fills where rows run: uninitialised when every row runs
+    throughout (no fill pass over it), zeros for ragged batches (padded rows must read as
+    zero)."""
+    return ref.new_empty(shape) if full else ref.new_zeros(shape)
 
 
 def mask_at(z, t: int, n: int):

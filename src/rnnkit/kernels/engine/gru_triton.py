@@ -19,7 +19,10 @@ import torch
 from torch import Tensor
 
 from rnnkit.kernels.engine._common import final_rows, graph_kept
-from rnnkit.kernels.engine.lstm_triton import _acc, _block, _buf, _zmode
+from rnnkit.kernels.engine._common import step_buffer as _buf
+from rnnkit.kernels.triton_steps import block as _block
+from rnnkit.kernels.triton_steps import compute_dtype as _acc
+from rnnkit.kernels.triton_steps import zoneout_arg as _zmode
 
 __all__ = ["backward", "forward", "rb_backward", "rb_forward"]
 

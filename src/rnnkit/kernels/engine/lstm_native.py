@@ -14,6 +14,7 @@ from torch import Tensor
 
 from rnnkit.kernels.engine import native
 from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at, zone
+from rnnkit.kernels.engine._common import step_buffer as _buf
 from rnnkit.kernels.torch_fused import StepGemm
 
 __all__ = ["backward", "forward", "usable"]
@@ -43,12 +44,6 @@ def _ptr(t: Tensor | None):
 
 def _fn(lib, kind: str, dtype):
     return getattr(lib, f"lstm_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
-
-
-def _buf(full: bool, ref: Tensor, *shape) -> Tensor:
-    """A buffer the C step fills where rows run: uninitialised when every row runs throughout
-    (no fill pass over it), zeros for ragged batches (padded rows must read as zero)."""
-    return ref.new_empty(shape) if full else ref.new_zeros(shape)
 
 
 # Below this many multiply-adds per step (B · 4H · H) the whole sequence runs in one C call

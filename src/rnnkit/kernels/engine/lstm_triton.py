@@ -13,9 +13,12 @@ GEMMs and the weight-gradient GEMMs run in ``lowp``; the step writes the next GE
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at, zone
+from rnnkit.kernels.engine._common import step_buffer as _buf
+from rnnkit.kernels.triton_steps import block as _block
+from rnnkit.kernels.triton_steps import compute_dtype as _acc
+from rnnkit.kernels.triton_steps import zoneout_arg as _zmode
 
 __all__ = ["backward", "forward"]
 
@@ -26,33 +29,6 @@ def _k():
     from rnnkit.kernels.triton_steps import lstm_step
 
     return lstm_step
-
-
-def _block(H: int) -> int:
-    import triton
-
-    return triton.next_power_of_2(H)
-
-
-def _acc(dtype):
-    from rnnkit.kernels.triton_steps.common import compute_dtype
-
-    return compute_dtype(dtype)
-
-
-def _zmode(z, ref: Tensor):
-    """(mode, tensor) for a zoneout argument: 0 none, 1 a (T, B, S) mask (bytes), 2 a constant
-    (as a one-element tensor, so float64 runs see the exact value)."""
-    if z is None:
-        return 0, ref
-    if isinstance(z, Tensor):
-        z = z.contiguous()
-        return 1, z.view(torch.uint8) if z.dtype == torch.bool else z
-    return 2, torch.full((1,), float(z), dtype=ref.dtype, device=ref.device)
-
-
-def _buf(full: bool, ref: Tensor, *shape) -> Tensor:
-    return ref.new_empty(shape) if full else ref.new_zeros(shape)
 
 
 def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, zc, sizes,

@@ -17,7 +17,8 @@ import os
 import torch
 from torch import Tensor
 
-__all__ = ["MAX_H", "available", "interpreting", "reason", "step_usable", "why_not"]
+__all__ = ["MAX_H", "available", "block", "compute_dtype", "interpreting", "reason",
+           "step_usable", "why_not", "zoneout_arg"]
 
 # one program holds a whole row: the four LSTM gate blocks of next_power_of_2(H) lanes each
 MAX_H = 2048
@@ -64,3 +65,28 @@ def reason(device: str, dtype: torch.dtype, H: int) -> str | None:
 def step_usable(t: Tensor, H: int) -> bool:
     """Whether the engine's families run their pointwise step in Triton for ``t``."""
     return why_not(t, H) is None
+
+
+def block(H: int) -> int:
+    """The lanes of one gate block: the power of two >= H (Triton's ``tl.arange`` needs one)."""
+    return 1 << max(0, (H - 1).bit_length())
+
+
+def compute_dtype(dtype: torch.dtype):
+    """The Triton dtype a step computes in for tensors of ``dtype``: fp64 for fp64, else fp32
+    (fp16 / bf16 inputs are widened on load). Imports triton."""
+    import triton.language as tl
+
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def zoneout_arg(z, ref: Tensor) -> tuple[int, Tensor]:
+    """``(mode, tensor)`` for a zoneout argument of a step kernel: 0 none (``ref`` as a dummy
+    pointer), 1 a (T, B, S) mask (bool masks viewed as bytes, no copy), 2 a constant (as a
+    one-element tensor of ``ref``'s dtype, so float64 runs see the exact value)."""
+    if z is None:
+        return 0, ref
+    if isinstance(z, Tensor):
+        z = z.contiguous()
+        return 1, z.view(torch.uint8) if z.dtype == torch.bool else z
+    return 2, torch.full((1,), float(z), dtype=ref.dtype, device=ref.device)

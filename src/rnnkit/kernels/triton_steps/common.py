@@ -9,14 +9,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-__all__ = ["compute_dtype", "ln_bwd", "sigmoid", "tanh"]
-
-
-def compute_dtype(dtype):
-    """The Triton compute dtype for tensors of torch ``dtype``: fp64 stays fp64, else fp32."""
-    import torch
-
-    return tl.float64 if dtype == torch.float64 else tl.float32
+__all__ = ["ln_bwd", "sigmoid", "tanh"]
 
 
 @triton.jit
