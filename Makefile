@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo test test-slow test-gpu lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt scripts/setup_data.sh
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(STAMP) lint
 
 test-slow: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -m "slow" tests
+
+# On a machine with a CUDA GPU: the gpu-marked tests, then the engine benchmark against cuDNN.
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -m "gpu" tests
+	$(BIN)/python -m rnnkit bench --device cuda --shapes 0,1 --no-naive
 
 bench: $(STAMP)
 	$(BIN)/python -m rnnkit bench

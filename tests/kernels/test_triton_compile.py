@@ -24,6 +24,7 @@ import importlib, json, sys
 import triton, triton.language as tl
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
+from rnnkit.kernels.triton_steps import warps
 spec = json.loads(sys.argv[1])
 fn = getattr(importlib.import_module(spec["module"]), spec["kernel"])
 done = set()
@@ -58,14 +59,15 @@ for pol in spec["policies"]:
     if key in done:
         continue
     done.add(key)
-    k = triton.compile(ASTSource(fn, sig, consts), target=GPUTarget("cuda", pol["arch"], 32))
+    k = triton.compile(ASTSource(fn, sig, consts), target=GPUTarget("cuda", pol["arch"], 32),
+                       options={"num_warps": warps(pol["H"])})
     assert k.asm["cubin"], pol
 print("compiled", len(done))
 """
 
 # Flag policies: every bool constexpr on / off (``flags`` overrides some), zoneout modes 1
 # (a mask) or 2 (a constant); the GEMM outputs (and the next GEMM's input) in bf16 / fp16 as
-# under autocast; H not a power of two (masked lanes) and a large H (wide blocks).
+# under autocast; H not a power of two (masked lanes) and large H (wide blocks, more warps).
 POLICIES = [
     {"flag": True, "flags": {}, "mode": 1, "dtype": "fp32", "gemm": "bf16", "H": 37,
      "BLOCK": 64, "arch": 90},
@@ -75,6 +77,8 @@ POLICIES = [
      "BLOCK": 512, "arch": 80},
     {"flag": True, "flags": {"PROJ": False}, "mode": 1, "dtype": "fp64", "gemm": "fp64",
      "H": 5, "BLOCK": 8, "arch": 90},
+    {"flag": True, "flags": {"PROJ": False}, "mode": 1, "dtype": "fp32", "gemm": "bf16",
+     "H": 2048, "BLOCK": 2048, "arch": 90},  # the widest row (MAX_H), 16 warps
 ]
 SCALARS = {"t": "i32", "B": "i32", "a_rows": "i32", "eps": "fp32"}
 GEMM = ["HW", "HN", "AH", "QA"]  # GEMM outputs the steps read, GEMM inputs they write

@@ -20,8 +20,7 @@ from torch import Tensor
 
 from rnnkit.kernels.engine._common import final_rows, graph_kept
 from rnnkit.kernels.engine._common import step_buffer as _buf
-from rnnkit.kernels.triton_steps import block as _block
-from rnnkit.kernels.triton_steps import compute_dtype as _acc
+from rnnkit.kernels.triton_steps import launch_flags as _flags
 from rnnkit.kernels.triton_steps import zoneout_arg as _zmode
 
 __all__ = ["backward", "forward", "rb_backward", "rb_forward"]
@@ -87,8 +86,8 @@ def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w=None
     hb, ln_w, lnx_w, lnx_b = _c(hb), _c(ln_w), _c(lnx_w), _c(lnx_b)
     d = X[:1, :1, :1].reshape(1)  # any unused pointer argument
     args = _nd([X, hb, h0, Y, AH, RZN, AN, m, ln_w, lnx_w, lnx_b, zht, R, RS3, MX, SX], d)
-    flags = dict(H=H, BLOCK=_block(H), ACC=_acc(X.dtype), KEEP=keep, HAS_HB=hb is not None,
-                 LN=ln, LNX=lnx, HAS_LNXB=lnx_b is not None, ZH_MODE=zhm, MASK=m is not None)
+    flags = _flags(H, X.dtype, KEEP=keep, HAS_HB=hb is not None,
+                   LN=ln, LNX=lnx, HAS_LNXB=lnx_b is not None, ZH_MODE=zhm, MASK=m is not None)
     for t in range(T):
         n = sizes[t]
         if n == 0:
@@ -135,8 +134,8 @@ def backward(ctx, dY, dhn):
     d = Y[:1, :1, :1].reshape(1)
     args = _nd([RZN, AN, h0, Y, None, acc, dY, m, zht, DX, DA, ln_w, R, RS3, DS, rows["lnw"],
                 rows["hb"], X, lnx_w, MX, SX, rows["lnxw"], rows["lnxb"]], d)
-    flags = dict(H=H, BLOCK=_block(H), ACC=_acc(Y.dtype), LN=ln, HB_SUM=rows["hb"] is not None,
-                 LNX=lnx, LNXB_SUM=rows["lnxb"] is not None, ZH_MODE=zhm, MASK=m is not None)
+    flags = _flags(H, Y.dtype, LN=ln, HB_SUM=rows["hb"] is not None,
+                   LNX=lnx, LNXB_SUM=rows["lnxb"] is not None, ZH_MODE=zhm, MASK=m is not None)
     src_all = DS if ln else DA
     A = Y.new_zeros(0, H)
     for t in range(T - 1, -1, -1):
@@ -179,8 +178,8 @@ def rb_forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w=N
     d = X[:1, :1, :1].reshape(1)
     args1 = _nd([X, hb, h0, Y, m, RZN, Q, QA, ln_w, lnx_w, lnx_b, R, RS2, MX, SX], d)
     args2 = _nd([X, hb, h0, Y, AH, m, RZN, ln_w, zht, R, RS2], d)
-    common = dict(H=H, BLOCK=_block(H), ACC=_acc(X.dtype), KEEP=keep, HAS_HB=hb is not None,
-                  LN=ln, LNX=lnx, MASK=m is not None)
+    common = _flags(H, X.dtype, KEEP=keep, HAS_HB=hb is not None,
+                    LN=ln, LNX=lnx, MASK=m is not None)
     w_rz, w_n = wg[:, : 2 * H], wg[:, 2 * H :]
     for t in range(T):
         n = sizes[t]
@@ -215,7 +214,7 @@ def rb_backward(ctx, dY, dhn):
     d = Y[:1, :1, :1].reshape(1)
     args1 = _nd([RZN, h0, Y, None, acc, dY, m, zht, DX, ln_w, R, RS2, DS, DLNW], d)
     args2 = _nd([RZN, h0, Y, m, acc, DX, ln_w, R, RS2, DS, DLNW], d)
-    common = dict(H=H, BLOCK=_block(H), ACC=_acc(Y.dtype), LN=ln, MASK=m is not None)
+    common = _flags(H, Y.dtype, LN=ln, MASK=m is not None)
     S = DS if ln else DX
     w_rz, w_n = w[: 2 * H], w[2 * H :]
     A = Y.new_zeros(0, H)

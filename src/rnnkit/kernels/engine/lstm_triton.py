@@ -16,8 +16,7 @@ import torch
 
 from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at, zone
 from rnnkit.kernels.engine._common import step_buffer as _buf
-from rnnkit.kernels.triton_steps import block as _block
-from rnnkit.kernels.triton_steps import compute_dtype as _acc
+from rnnkit.kernels.triton_steps import launch_flags as _flags
 from rnnkit.kernels.triton_steps import zoneout_arg as _zmode
 
 __all__ = ["backward", "forward"]
@@ -66,10 +65,10 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     args = [bias, c0, h0, C, CN, G, TC, HH, Y, AH, m, w_ph, ln_w, lnx_w, lnc_w, lnc_b, zct,
             zht, R, RS4, MX, SX, MU, RS]
     args = [d if a is None else a for a in args]
-    flags = dict(H=H, BLOCK=_block(H), ACC=_acc(X.dtype), KEEP=keep,
-                 HAS_PEEP=w_ph is not None, LNH=ln, LNX=lnx_w is not None, LNC=lnc,
-                 HAS_BIAS=bias is not None, ZC_MODE=zcm, ZH_MODE=zhm, PROJ=proj,
-                 MASK=m is not None)
+    flags = _flags(H, X.dtype, KEEP=keep,
+                   HAS_PEEP=w_ph is not None, LNH=ln, LNX=lnx_w is not None, LNC=lnc,
+                   HAS_BIAS=bias is not None, ZC_MODE=zcm, ZH_MODE=zhm, PROJ=proj,
+                   MASK=m is not None)
     whr_t = None if w_hr is None else w_hr.t()
     for t in range(T):
         n = sizes[t]
@@ -121,10 +120,10 @@ def backward(ctx, dY, dhn, dcn):
     args = [G, DG, TC, c0, C, CN, None, acc, dY, gc, DHH, m, w_ph, ln_w, lnx_w, lnc_w,
             zct, zht, X, R, DR, RS4, MX, SX, MU, RS, *rows.values()]
     args = [d if a is None else a for a in args]
-    flags = dict(H=H, BLOCK=_block(H), ACC=_acc(G.dtype), HAS_PEEP=w_ph is not None,
-                 PEEP_SUM=rows["peep"] is not None, BIAS_SUM=rows["bias"] is not None,
-                 LNH=ln, LNX=lnx_w is not None, LNC=lnc, ZC_MODE=zcm, ZH_MODE=zhm, PROJ=proj,
-                 MASK=m is not None)
+    flags = _flags(H, G.dtype, HAS_PEEP=w_ph is not None,
+                   PEEP_SUM=rows["peep"] is not None, BIAS_SUM=rows["bias"] is not None,
+                   LNH=ln, LNX=lnx_w is not None, LNC=lnc, ZC_MODE=zcm, ZH_MODE=zhm, PROJ=proj,
+                   MASK=m is not None)
     lowp = getattr(ctx, "lowp", None)
     w = w_hh if lowp is None else w_hh.to(lowp)  # d h_in = src W_hh
     src_all = DR if ln else DG

@@ -17,8 +17,8 @@ import os
 import torch
 from torch import Tensor
 
-__all__ = ["MAX_H", "available", "block", "compute_dtype", "interpreting", "reason",
-           "step_usable", "why_not", "zoneout_arg"]
+__all__ = ["MAX_H", "available", "block", "compute_dtype", "interpreting", "launch_flags",
+           "reason", "step_usable", "warps", "why_not", "zoneout_arg"]
 
 # one program holds a whole row: the four LSTM gate blocks of next_power_of_2(H) lanes each
 MAX_H = 2048
@@ -70,6 +70,18 @@ def step_usable(t: Tensor, H: int) -> bool:
 def block(H: int) -> int:
     """The lanes of one gate block: the power of two >= H (Triton's ``tl.arange`` needs one)."""
     return 1 << max(0, (H - 1).bit_length())
+
+
+def warps(H: int) -> int:
+    """Warps per program: a row holds a few gate blocks of ``block(H)`` lanes each in
+    registers, so wide rows get more threads (4 up to H = 512, 16 at H = 2048)."""
+    return min(16, max(4, block(H) // 128))
+
+
+def launch_flags(H: int, dtype: torch.dtype, **flags) -> dict:
+    """The keyword arguments of a step launch: the row geometry (H, BLOCK, num_warps), the
+    compute dtype ACC for tensors of ``dtype``, and the kernel's own constexpr ``flags``."""
+    return dict(H=H, BLOCK=block(H), ACC=compute_dtype(dtype), num_warps=warps(H), **flags)
 
 
 def compute_dtype(dtype: torch.dtype):
