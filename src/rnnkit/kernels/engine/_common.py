@@ -8,8 +8,8 @@ from torch import Tensor
 from rnnkit.kernels.torch_fused import graph_kept, mm_tn
 
 __all__ = ["centred_rows", "final_rows", "graph_kept", "mask_at", "mm_tn_in", "needs_grad",
-           "recurrent_weight_grad", "sig_bwd", "split_zoneout", "step_buffer", "tanh_bwd",
-           "zone"]
+           "projected_dh", "recurrent_weight_grad", "sig_bwd", "split_zoneout", "step_buffer",
+           "tanh_bwd", "zone"]
 
 _aten = torch.ops.aten
 
@@ -41,6 +41,24 @@ def step_buffer(full: bool, ref: Tensor, *shape) -> Tensor:
     throughout (no fill pass over it), zeros for ragged batches (padded rows must read as
     zero)."""
     return ref.new_empty(shape) if full else ref.new_zeros(shape)
+
+
+def projected_dh(t: int, n: int, a_rows: int, A: Tensor, acc: Tensor, dY: Tensor, m, zh,
+                 w_hr: Tensor, DHP: Tensor, DHH: Tensor) -> None:
+    """One backward step of an LSTM with a projection (``proj_size``), before its pointwise
+    step: ``dh = acc + dY_t + A ⊙ m`` (A: d h_in from the step after, its first a_rows rows)
+    is d of the projected h_t; zoneout on h moves its share to ``acc`` (for h_{t-1}); dh goes
+    to ``DHP[t]`` (for d W_hr) and ``dh W_hr`` (d of o ⊙ tanh c) to ``DHH``."""
+    dh = acc[:n] + dY[t, :n]
+    if a_rows:
+        dh[:a_rows] += A[:a_rows] if m is None else A[:a_rows] * m[:a_rows]
+    if zh is not None:
+        torch.mul(dh, mask_at(zh, t, n), out=acc[:n])
+        dh -= acc[:n]
+    else:
+        acc[:n] = 0
+    DHP[t, :n] = dh
+    torch.mm(dh, w_hr, out=DHH[:n])
 
 
 def mask_at(z, t: int, n: int):

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.kernels.engine import native
-from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at, zone
+from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at, projected_dh, zone
 from rnnkit.kernels.engine._common import step_buffer as _buf
 from rnnkit.kernels.torch_fused import StepGemm
 
@@ -268,16 +268,7 @@ def backward(ctx, dY, dhn, dcn):
             continue
         a_rows = min(A.shape[0], n)
         if proj:
-            dh = acc[:n] + dY[t, :n]
-            if a_rows:
-                dh[:a_rows] += A[:a_rows] if m is None else A[:a_rows] * m[:a_rows]
-            if zh is not None:
-                torch.mul(dh, mask_at(zh, t, n), out=acc[:n])
-                dh -= acc[:n]
-            else:
-                acc[:n] = 0
-            DHP[t, :n] = dh
-            torch.mm(dh, w_hr, out=DHH[:n])
+            projected_dh(t, n, a_rows, A, acc, dY, m, zh, w_hr, DHP, DHH)
         step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
         A = gemm(src_all[t, :n]) if lowp is None else gemm(src_all[t, :n].to(lowp)).float()
     gh = acc

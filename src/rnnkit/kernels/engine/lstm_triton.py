@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at, zone
+from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at, projected_dh, zone
 from rnnkit.kernels.engine._common import step_buffer as _buf
 from rnnkit.kernels.triton_steps import launch_flags as _flags
 from rnnkit.kernels.triton_steps import zoneout_arg as _zmode
@@ -134,16 +134,7 @@ def backward(ctx, dY, dhn, dcn):
             continue
         a_rows = min(A.shape[0], n)
         if proj:  # dh through the projection and zoneout on h, in torch
-            dh = acc[:n] + dY[t, :n]
-            if a_rows:
-                dh[:a_rows] += A[:a_rows] if m is None else A[:a_rows] * m[:a_rows]
-            if zh is not None:
-                torch.mul(dh, mask_at(zh, t, n), out=acc[:n])
-                dh -= acc[:n]
-            else:
-                acc[:n] = 0
-            DHP[t, :n] = dh
-            torch.mm(dh, w_hr, out=DHH[:n])
+            projected_dh(t, n, a_rows, A, acc, dY, m, zh, w_hr, DHP, DHH)
         args[6] = A if a_rows else d
         K.lstm_bwd[(n,)](*args, t, B, a_rows, **flags)
         src = src_all[t, :n]

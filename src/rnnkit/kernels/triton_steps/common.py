@@ -9,7 +9,19 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-__all__ = ["ln_bwd", "sigmoid", "tanh"]
+__all__ = ["add", "ld", "ln_bwd", "sigmoid", "tanh"]
+
+
+@triton.jit
+def ld(ptr, off, mask, ACC: tl.constexpr):
+    """A masked load (0 on padded lanes), widened to the compute dtype ACC."""
+    return tl.load(ptr + off, mask=mask, other=0.0).to(ACC)
+
+
+@triton.jit
+def add(ptr, off, v, mask, ACC: tl.constexpr):
+    """``ptr[off] += v``: a per-row gradient-sum buffer (each program owns its row)."""
+    tl.store(ptr + off, ld(ptr, off, mask, ACC) + v, mask=mask)
 
 
 @triton.jit

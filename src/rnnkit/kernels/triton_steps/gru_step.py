@@ -30,20 +30,11 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from rnnkit.kernels.triton_steps.common import add as _add
+from rnnkit.kernels.triton_steps.common import ld as _ld
 from rnnkit.kernels.triton_steps.common import ln_bwd, sigmoid, tanh
 
 __all__ = ["gru_bwd", "gru_fwd", "grurb_bwd1", "grurb_bwd2", "grurb_fwd1", "grurb_fwd2"]
-
-
-@triton.jit
-def _ld(ptr, off, mask, ACC: tl.constexpr):
-    return tl.load(ptr + off, mask=mask, other=0.0).to(ACC)
-
-
-@triton.jit
-def _add(ptr, off, v, mask, ACC: tl.constexpr):
-    """ptr[off] += v (a per-row sum buffer)."""
-    tl.store(ptr + off, _ld(ptr, off, mask, ACC) + v, mask=mask)
 
 
 @triton.jit

@@ -26,7 +26,9 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from rnnkit.kernels.triton_steps.common import sigmoid, tanh
+from rnnkit.kernels.triton_steps.common import add as _add
+from rnnkit.kernels.triton_steps.common import ld as _ld
+from rnnkit.kernels.triton_steps.common import ln_bwd, sigmoid, tanh
 
 __all__ = ["lstm_bwd", "lstm_fwd"]
 
@@ -37,8 +39,23 @@ def _sum4(a, b, c, d):
 
 
 @triton.jit
-def _ld(ptr, off, mask, ACC: tl.constexpr):
-    return tl.load(ptr + off, mask=mask, other=0.0).to(ACC)
+def _ln_bwd4(d0, d1, d2, d3, x0, x1, x2, x3, rs, W, DW, base, j, mk, H: tl.constexpr,
+             ACC: tl.constexpr):
+    """Backward of a gained layer norm over the four gate blocks of one row: given d of its
+    output (d_q) and its x-hat (x_q, 0 on padded lanes), adds d_q ⊙ x_q to the row's gain
+    sums DW[base + ·] and returns d of its input, rs (e - mean(e) - x mean(e x)), e = d ⊙ W."""
+    _add(DW, base + j, d0 * x0, mk, ACC)
+    _add(DW, base + H + j, d1 * x1, mk, ACC)
+    _add(DW, base + 2 * H + j, d2 * x2, mk, ACC)
+    _add(DW, base + 3 * H + j, d3 * x3, mk, ACC)
+    e0 = d0 * _ld(W, j, mk, ACC)
+    e1 = d1 * _ld(W, H + j, mk, ACC)
+    e2 = d2 * _ld(W, 2 * H + j, mk, ACC)
+    e3 = d3 * _ld(W, 3 * H + j, mk, ACC)
+    m1 = _sum4(e0, e1, e2, e3) / (4 * H)
+    m2 = _sum4(e0 * x0, e1 * x1, e2 * x2, e3 * x3) / (4 * H)
+    return (rs * (e0 - m1 - x0 * m2), rs * (e1 - m1 - x1 * m2), rs * (e2 - m1 - x2 * m2),
+            rs * (e3 - m1 - x3 * m2))
 
 
 @triton.jit(do_not_specialize=["t", "B"])
@@ -223,12 +240,9 @@ def lstm_bwd(G, DG, TC, C0, C, CN, A, ACCH, DY, GC, DHH, M, PEEP, LNHW, LNXW, LN
         cm = tl.load(MU + row).to(ACC)
         crs = tl.load(RS + row).to(ACC)
         chat = tl.where(mk, (cn - cm) * crs, 0.0)
-        tl.store(DLNCB + r * H + j, _ld(DLNCB, r * H + j, mk, ACC) + dc, mask=mk)
-        tl.store(DLNCW + r * H + j, _ld(DLNCW, r * H + j, mk, ACC) + dc * chat, mask=mk)
-        dxh = tl.where(mk, dc * _ld(LNCW, j, mk, ACC), 0.0)
-        m1 = tl.sum(dxh, axis=0) / H
-        m2 = tl.sum(dxh * chat, axis=0) / H
-        dc = crs * (dxh - m1 - chat * m2)
+        _add(DLNCB, r * H + j, dc, mk, ACC)
+        _add(DLNCW, r * H + j, dc * chat, mk, ACC)
+        dc = ln_bwd(tl.where(mk, dc * _ld(LNCW, j, mk, ACC), 0.0), chat, crs, H)
     gcv = _ld(GC, r * H + j, mk, ACC)
     if ZC_MODE == 0:
         dc += gcv
@@ -251,19 +265,14 @@ def lstm_bwd(G, DG, TC, C0, C, CN, A, ACCH, DY, GC, DHH, M, PEEP, LNHW, LNXW, LN
         gn += di * _ld(PEEP, j, mk, ACC) + df * _ld(PEEP, H + j, mk, ACC)
     tl.store(GC + r * H + j, gn, mask=mk)
     if PEEP_SUM:
-        base = r * 3 * H
-        tl.store(DPEEP + base + j, _ld(DPEEP, base + j, mk, ACC) + di * cp, mask=mk)
-        tl.store(DPEEP + base + H + j, _ld(DPEEP, base + H + j, mk, ACC) + df * cp, mask=mk)
-        tl.store(DPEEP + base + 2 * H + j, _ld(DPEEP, base + 2 * H + j, mk, ACC) + do * cn,
-                 mask=mk)
+        _add(DPEEP, r * 3 * H + j, di * cp, mk, ACC)
+        _add(DPEEP, r * 3 * H + H + j, df * cp, mk, ACC)
+        _add(DPEEP, r * 3 * H + 2 * H + j, do * cn, mk, ACC)
     if BIAS_SUM:
-        base = r * G4
-        tl.store(DBIAS + base + j, _ld(DBIAS, base + j, mk, ACC) + di, mask=mk)
-        tl.store(DBIAS + base + H + j, _ld(DBIAS, base + H + j, mk, ACC) + df, mask=mk)
-        tl.store(DBIAS + base + 2 * H + j, _ld(DBIAS, base + 2 * H + j, mk, ACC) + dg,
-                 mask=mk)
-        tl.store(DBIAS + base + 3 * H + j, _ld(DBIAS, base + 3 * H + j, mk, ACC) + do,
-                 mask=mk)
+        _add(DBIAS, r * G4 + j, di, mk, ACC)
+        _add(DBIAS, r * G4 + H + j, df, mk, ACC)
+        _add(DBIAS, r * G4 + 2 * H + j, dg, mk, ACC)
+        _add(DBIAS, r * G4 + 3 * H + j, do, mk, ACC)
     di = tl.where(mk, di, 0.0)
     df = tl.where(mk, df, 0.0)
     dg = tl.where(mk, dg, 0.0)
@@ -273,24 +282,12 @@ def lstm_bwd(G, DG, TC, C0, C, CN, A, ACCH, DY, GC, DHH, M, PEEP, LNHW, LNXW, LN
         x1 = _ld(R, row * G4 + H + j, mk, ACC)
         x2 = _ld(R, row * G4 + 2 * H + j, mk, ACC)
         x3 = _ld(R, row * G4 + 3 * H + j, mk, ACC)
-        rsw = tl.load(RS4 + row).to(ACC)
-        base = r * G4
-        tl.store(DLNHW + base + j, _ld(DLNHW, base + j, mk, ACC) + di * x0, mask=mk)
-        tl.store(DLNHW + base + H + j, _ld(DLNHW, base + H + j, mk, ACC) + df * x1, mask=mk)
-        tl.store(DLNHW + base + 2 * H + j, _ld(DLNHW, base + 2 * H + j, mk, ACC) + dg * x2,
-                 mask=mk)
-        tl.store(DLNHW + base + 3 * H + j, _ld(DLNHW, base + 3 * H + j, mk, ACC) + do * x3,
-                 mask=mk)
-        e0 = di * _ld(LNHW, j, mk, ACC)
-        e1 = df * _ld(LNHW, H + j, mk, ACC)
-        e2 = dg * _ld(LNHW, 2 * H + j, mk, ACC)
-        e3 = do * _ld(LNHW, 3 * H + j, mk, ACC)
-        m1 = _sum4(e0, e1, e2, e3) / G4
-        m2 = _sum4(e0 * x0, e1 * x1, e2 * x2, e3 * x3) / G4
-        tl.store(DR + row * G4 + j, rsw * (e0 - m1 - x0 * m2), mask=mk)
-        tl.store(DR + row * G4 + H + j, rsw * (e1 - m1 - x1 * m2), mask=mk)
-        tl.store(DR + row * G4 + 2 * H + j, rsw * (e2 - m1 - x2 * m2), mask=mk)
-        tl.store(DR + row * G4 + 3 * H + j, rsw * (e3 - m1 - x3 * m2), mask=mk)
+        e0, e1, e2, e3 = _ln_bwd4(di, df, dg, do, x0, x1, x2, x3, tl.load(RS4 + row).to(ACC),
+                                  LNHW, DLNHW, r * G4, j, mk, H, ACC)
+        tl.store(DR + row * G4 + j, e0, mask=mk)
+        tl.store(DR + row * G4 + H + j, e1, mask=mk)
+        tl.store(DR + row * G4 + 2 * H + j, e2, mask=mk)
+        tl.store(DR + row * G4 + 3 * H + j, e3, mask=mk)
     if LNX:  # DG becomes d of the raw input projection (and d lnxw)
         mux = tl.load(MX + row).to(ACC)
         rsx = tl.load(SX + row).to(ACC)
@@ -298,23 +295,8 @@ def lstm_bwd(G, DG, TC, C0, C, CN, A, ACCH, DY, GC, DHH, M, PEEP, LNHW, LNXW, LN
         x1 = tl.where(mk, (_ld(X, row * G4 + H + j, mk, ACC) - mux) * rsx, 0.0)
         x2 = tl.where(mk, (_ld(X, row * G4 + 2 * H + j, mk, ACC) - mux) * rsx, 0.0)
         x3 = tl.where(mk, (_ld(X, row * G4 + 3 * H + j, mk, ACC) - mux) * rsx, 0.0)
-        base = r * G4
-        tl.store(DLNXW + base + j, _ld(DLNXW, base + j, mk, ACC) + di * x0, mask=mk)
-        tl.store(DLNXW + base + H + j, _ld(DLNXW, base + H + j, mk, ACC) + df * x1, mask=mk)
-        tl.store(DLNXW + base + 2 * H + j, _ld(DLNXW, base + 2 * H + j, mk, ACC) + dg * x2,
-                 mask=mk)
-        tl.store(DLNXW + base + 3 * H + j, _ld(DLNXW, base + 3 * H + j, mk, ACC) + do * x3,
-                 mask=mk)
-        e0 = di * _ld(LNXW, j, mk, ACC)
-        e1 = df * _ld(LNXW, H + j, mk, ACC)
-        e2 = dg * _ld(LNXW, 2 * H + j, mk, ACC)
-        e3 = do * _ld(LNXW, 3 * H + j, mk, ACC)
-        m1 = _sum4(e0, e1, e2, e3) / G4
-        m2 = _sum4(e0 * x0, e1 * x1, e2 * x2, e3 * x3) / G4
-        di = rsx * (e0 - m1 - x0 * m2)
-        df = rsx * (e1 - m1 - x1 * m2)
-        dg = rsx * (e2 - m1 - x2 * m2)
-        do = rsx * (e3 - m1 - x3 * m2)
+        di, df, dg, do = _ln_bwd4(di, df, dg, do, x0, x1, x2, x3, rsx, LNXW, DLNXW, r * G4, j,
+                                  mk, H, ACC)
     tl.store(DG + row * G4 + j, di, mask=mk)
     tl.store(DG + row * G4 + H + j, df, mask=mk)
     tl.store(DG + row * G4 + 2 * H + j, dg, mask=mk)
