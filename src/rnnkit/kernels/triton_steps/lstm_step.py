@@ -39,6 +39,19 @@ def _sum4(a, b, c, d):
 
 
 @triton.jit
+def _norm4(a, b, c, d, mk, n, eps):
+    """The x-hats of the row [a | b | c | d] (n valid lanes; padded lanes 0 in and out), its
+    mean and its rstd."""
+    mu = _sum4(a, b, c, d) / n
+    a = tl.where(mk, a - mu, 0.0)
+    b = tl.where(mk, b - mu, 0.0)
+    c = tl.where(mk, c - mu, 0.0)
+    d = tl.where(mk, d - mu, 0.0)
+    rs = 1.0 / tl.sqrt(_sum4(a * a, b * b, c * c, d * d) / n + eps)
+    return a * rs, b * rs, c * rs, d * rs, mu, rs
+
+
+@triton.jit
 def _ln_bwd4(d0, d1, d2, d3, x0, x1, x2, x3, rs, W, DW, base, j, mk, H: tl.constexpr,
              ACC: tl.constexpr):
     """Backward of a gained layer norm over the four gate blocks of one row: given d of its
@@ -83,13 +96,7 @@ def lstm_fwd(HW, X, XB, C0, H0, C, CN, G, TC, OUT, Y, AH, M, PEEP, LNHW, LNXW, L
     w2 = _ld(HW, r * G4 + 2 * H + j, mk, ACC)
     w3 = _ld(HW, r * G4 + 3 * H + j, mk, ACC)
     if LNH:
-        mu = _sum4(w0, w1, w2, w3) / G4
-        w0 = tl.where(mk, w0 - mu, 0.0)
-        w1 = tl.where(mk, w1 - mu, 0.0)
-        w2 = tl.where(mk, w2 - mu, 0.0)
-        w3 = tl.where(mk, w3 - mu, 0.0)
-        rsw = 1.0 / tl.sqrt(_sum4(w0 * w0, w1 * w1, w2 * w2, w3 * w3) / G4 + eps)
-        w0, w1, w2, w3 = w0 * rsw, w1 * rsw, w2 * rsw, w3 * rsw
+        w0, w1, w2, w3, _, rsw = _norm4(w0, w1, w2, w3, mk, G4, eps)
         if KEEP:  # the x-hat and rstd for backward
             tl.store(R + row * G4 + j, w0, mask=mk)
             tl.store(R + row * G4 + H + j, w1, mask=mk)
@@ -105,19 +112,14 @@ def lstm_fwd(HW, X, XB, C0, H0, C, CN, G, TC, OUT, Y, AH, M, PEEP, LNHW, LNXW, L
     x2 = _ld(X, row * G4 + 2 * H + j, mk, ACC)
     x3 = _ld(X, row * G4 + 3 * H + j, mk, ACC)
     if LNX:
-        mux = _sum4(x0, x1, x2, x3) / G4
-        x0 = tl.where(mk, x0 - mux, 0.0)
-        x1 = tl.where(mk, x1 - mux, 0.0)
-        x2 = tl.where(mk, x2 - mux, 0.0)
-        x3 = tl.where(mk, x3 - mux, 0.0)
-        rsx = 1.0 / tl.sqrt(_sum4(x0 * x0, x1 * x1, x2 * x2, x3 * x3) / G4 + eps)
+        x0, x1, x2, x3, mux, rsx = _norm4(x0, x1, x2, x3, mk, G4, eps)
         if KEEP:
             tl.store(MX + row, mux)
             tl.store(SX + row, rsx)
-        x0 = x0 * rsx * _ld(LNXW, j, mk, ACC)
-        x1 = x1 * rsx * _ld(LNXW, H + j, mk, ACC)
-        x2 = x2 * rsx * _ld(LNXW, 2 * H + j, mk, ACC)
-        x3 = x3 * rsx * _ld(LNXW, 3 * H + j, mk, ACC)
+        x0 = x0 * _ld(LNXW, j, mk, ACC)
+        x1 = x1 * _ld(LNXW, H + j, mk, ACC)
+        x2 = x2 * _ld(LNXW, 2 * H + j, mk, ACC)
+        x3 = x3 * _ld(LNXW, 3 * H + j, mk, ACC)
     a0, a1, a2, a3 = w0 + x0, w1 + x1, w2 + x2, w3 + x3
     if HAS_BIAS:
         a0 += _ld(XB, j, mk, ACC)
