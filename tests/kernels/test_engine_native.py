@@ -8,6 +8,7 @@ import pytest
 import torch
 from test_engine import make_run, outputs_and_grads
 
+import rnnkit
 from cell_specs import CELL_SPECS
 from rnnkit.kernels import torch_fused
 from rnnkit.kernels.engine import elman, gru_native, lstm_native, native
@@ -431,3 +432,38 @@ def test_whole_sequence_loops_in_inference_match_the_torch_loop(name, kw, ragged
         y2, h2 = layer(x, lengths=lengths)
     torch.testing.assert_close(y1, y2, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(h1, h2, atol=1e-5, rtol=1e-4)
+
+
+@needs_native
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("spec,kw", [
+    ("elman-tanh", {"zoneout": 0.3, "recurrent_dropout": 0.2}),
+    ("elman-relu", {"zoneout": 0.3}), ("elman-nobias", {"recurrent_dropout": 0.2}),
+    ("elman-tanh", {})], ids=["tanh-zone-drop", "relu-zone", "nobias-drop", "tanh"])
+def test_elman_per_step_c_loop_matches_the_torch_loop(spec, kw, train, monkeypatch):
+    """Larger Elman RNNs (B·H² above the whole-sequence limit) run one GEMM and one C call per
+    step each way: outputs, final state and every gradient equal the torch loop's (float64,
+    ragged, reversed, masks from one seed), and the per-step C functions really ran."""
+    layer = rnnkit.RNN(3, 300, batch_first=True, bidirectional=True,
+                       nonlinearity="relu" if "relu" in spec else "tanh",
+                       bias="nobias" not in spec, impl="engine", **kw).double().train(train)
+    assert elman.SEQ_MACS < 4 * 300 * 300
+    x = torch.randn(4, 9, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([9, 4, 7, 1])
+    calls, real = [], elman._fn
+    monkeypatch.setattr(elman, "_fn", lambda kind, dtype: calls.append(kind) or real(kind, dtype))
+    out = []
+    for native_on in (True, False):
+        if not native_on:
+            monkeypatch.setattr(elman, "usable", lambda xp: False)
+        torch.manual_seed(5)
+        y, h = layer(x, lengths=lengths)
+        grads = torch.autograd.grad((y * y.detach().cos()).sum() + h.pow(2).sum(),
+                                    [x, *layer.parameters()])
+        out.append((y, h, grads))
+        if native_on:
+            assert set(calls) == {"fwd", "bwd"}, calls
+    torch.testing.assert_close(out[0][0], out[1][0], atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(out[0][1], out[1][1], atol=1e-12, rtol=1e-12)
+    for a, b in zip(out[0][2], out[1][2], strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)

@@ -1,5 +1,6 @@
 /* rnnkit engine: the Elman RNN (tanh / relu) over a whole sequence in one call, for small
- * problems where per-step torch calls cost more than the arithmetic (float and double).
+ * problems where per-step torch calls cost more than the arithmetic, and one step per call
+ * (the GEMM in torch between calls) for larger ones (float and double).
  *
  * Forward, per step t over the running prefix of rows (sizes[t], lengths sorted descending):
  *   h_in = h_{t-1} ⊙ m;   a_t = act(x_t + W_hh h_in)       (x = W_ih x + b_ih + b_hh, given)
@@ -89,6 +90,60 @@ void elman_seq_bwd_##SFX(const elman_ctx *k, int64_t steps, const int64_t *sizes
             rk_gemv_t_##SFX(w, da, gh, H, H); /* gh = W_hhᵀ da */ \
             _Pragma("GCC ivdep") for (int64_t j = 0; j < H; ++j) \
                 acc[j] = (m ? gh[j] * m[j] : gh[j]) + gz[j]; \
+        } \
+    } \
+} \
+/* Per-step forms: the recurrent GEMM runs in torch between calls. \
+ * step fwd: hw = h_in W_hhᵀ + b_hh (n, H) contiguous; per row a = act(x_t + hw), zoneout, \
+ *   and (anext given) the next step's GEMM input anext[r] = h_t ⊙ m. \
+ * step bwd: A = da_{t+1} W_hh from the step after (a_rows, H) contiguous, rows >= a_rows \
+ *   read as zero): g = acc + dy_t + A ⊙ m; the zoneout share stays in acc; da_t is written \
+ *   (da may alias a or dy: each element is read before it is written). */ \
+void elman_fwd_##SFX(const elman_ctx *k, int64_t t, int64_t n, const T *hw, T *anext) { \
+    const int64_t H = k->H, fl = k->flags; \
+    for (int64_t r = 0; r < n; ++r) { \
+        const T *hp = t ? eat_##SFX(&k->y, t - 1, r) : eat_##SFX(&k->h0, 0, r); \
+        const T *x = eat_##SFX(&k->x, t, r), *w = hw + r * H; \
+        T *y = eat_##SFX(&k->y, t, r); \
+        T *a = (fl & E_ZH) ? eat_##SFX(&k->a, t, r) : y; \
+        if (fl & E_RELU) { \
+            _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) { \
+                const T v = x[i] + w[i]; a[i] = v > 0 ? v : (T)0; } \
+        } else { \
+            _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) a[i] = rk_tanh_##SFX(x[i] + w[i]); \
+        } \
+        if (fl & E_ZH) { \
+            const uint8_t *zd = (fl & E_ZH_MASK) ? eat_u8(&k->zh, t, r) : 0; \
+            const T zv = (T)k->zhv; \
+            if (zd) { _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) \
+                          y[i] = a[i] + zd[i] * (hp[i] - a[i]); } \
+            else { _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) \
+                       y[i] = a[i] + zv * (hp[i] - a[i]); } \
+        } \
+        if (anext) { \
+            T *an = anext + r * H; \
+            const T *m = (fl & E_MASK) ? eat_##SFX(&k->m, 0, r) : 0; \
+            if (m) { _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) an[i] = y[i] * m[i]; } \
+            else { for (int64_t i = 0; i < H; ++i) an[i] = y[i]; } \
+        } \
+    } \
+} \
+void elman_bwd_##SFX(const elman_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
+    const int64_t H = k->H, fl = k->flags; \
+    for (int64_t r = 0; r < n; ++r) { \
+        const T *m = (fl & E_MASK) ? eat_##SFX(&k->m, 0, r) : 0; \
+        const uint8_t *zd = (fl & E_ZH_MASK) ? eat_u8(&k->zh, t, r) : 0; \
+        const T zv = (fl & E_ZH) ? (T)k->zhv : (T)0; \
+        const T *a = (fl & E_ZH) ? eat_##SFX(&k->a, t, r) : eat_##SFX(&k->y, t, r); \
+        const T *dy = eat_##SFX(&k->dy, t, r), *Ar = r < a_rows ? A + r * H : 0; \
+        T *acc = eat_##SFX(&k->acc, 0, r), *da = eat_##SFX(&k->da, t, r); \
+        _Pragma("GCC ivdep") for (int64_t i = 0; i < H; ++i) { \
+            T g = acc[i] + dy[i]; \
+            if (Ar) g += m ? Ar[i] * m[i] : Ar[i]; \
+            const T z = (fl & E_ZH) ? g * (zd ? (T)zd[i] : zv) : (T)0; \
+            g -= z; \
+            acc[i] = z; \
+            da[i] = (fl & E_RELU) ? (a[i] > 0 ? g : (T)0) : g * ((T)1 - a[i] * a[i]); \
         } \
     } \
 }

@@ -1,9 +1,11 @@
 """The engine's Elman family (tanh / relu), with recurrent dropout, zoneout and ragged lengths.
 
-Forward per step: ``h_t = act(X_t + h_in W_hhᵀ)`` as one addmm plus one in-place activation,
-``X = xp + b_hh`` added once. Backward: one mm per step; dW_hh as one GEMM after the loop.
-Small problems (B·H·H <= SEQ_MACS) run every step, forward and backward, in one native C call
-(``csrc/elman_pointwise.c``), where the per-step torch calls would cost more than the math.
+Forward per step: ``h_t = act(X_t + h_in W_hhᵀ + b_hh)``: one GEMM (b_hh inside it) and one
+native C call (activation, zoneout, and the next GEMM's input ``h_t ⊙ m``). Backward: one C
+call (zoneout split, act') and one GEMM per step; dW_hh as one GEMM after the loop. Small
+problems (B·H·H <= SEQ_MACS) run every step, forward and backward, in one C call
+(``csrc/elman_pointwise.c``), where even the per-step GEMM call would cost more than the math.
+Without the native library the same per-step loop runs in torch ops.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ def _native(xp: Tensor) -> bool:
 
 
 def _fn(kind: str, dtype):
+    """``elman_{kind}_{f32,f64}``: kind seq_fwd / seq_bwd (whole sequence), fwd / bwd (a step)."""
     sfx = "f32" if dtype == torch.float32 else "f64"
-    return getattr(native.lstm_lib(), f"elman_seq_{kind}_{sfx}")
+    return getattr(native.lstm_lib(), f"elman_{kind}_{sfx}")
 
 
-def _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep):
-    """Every step in one C call: ``(Y, A, ctx struct, tensors it points to)``."""
+def _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep, bias=None, whole=True):
+    """The native forward: ``(Y, A, ctx struct, tensors it points to)``. ``whole``: every step
+    in one C call (X already holds b_hh); else one GEMM (with ``bias``) and one C call per
+    step, the C call writing the next GEMM's input h_t ⊙ m."""
     T, B, H = X.shape
     Y = X.new_zeros(T, B, H)
     A = None if zh is None else X.new_zeros(T if keep else 1, B, H)
@@ -57,10 +62,20 @@ def _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep):
     kc.zhv = float(zh) if zh is not None and zh_t is None else 0.0
     kc.x, kc.a, kc.y = _arr(X), _arr(A), _arr(Y)
     kc.h0, kc.zh, kc.m = _arr(h0), _arr(zh_t), _arr(m)
-    # every buffer the C loop reads is bound to a name (a temporary would be freed first)
-    w, sz, hin = w_hh.contiguous(), torch.tensor(sizes, dtype=torch.int64), X.new_empty(H)
-    _fn("fwd", X.dtype)(ctypes.byref(kc), T, sz.data_ptr(), w.data_ptr(), hin.data_ptr())
-    return Y, A, kc, (h0, m, zh_t)  # (x is not read by the backward)
+    pk = ctypes.byref(kc)
+    if whole:  # every buffer the C loop reads is bound to a name (a temporary is freed first)
+        w, sz, hin = w_hh.contiguous(), torch.tensor(sizes, dtype=torch.int64), X.new_empty(H)
+        _fn("seq_fwd", X.dtype)(pk, T, sz.data_ptr(), w.data_ptr(), hin.data_ptr())
+        return Y, A, kc, (h0, m, zh_t)  # (x is not read by the backward)
+    step, gemm = _fn("fwd", X.dtype), StepGemm(w_hh, B, T)
+    hin = h0.clone() if m is None else h0 * m  # the step GEMM's input; then the C step's
+    for t in range(T):
+        n = sizes[t]
+        if n == 0:
+            break
+        hw = gemm(hin if n == B else hin[:n], bias)
+        step(pk, t, n, hw.data_ptr(), hin.data_ptr() if t + 1 < T else None)
+    return Y, A, kc, (h0, m, zh_t)
 
 
 class FusedElman(torch.autograd.Function):
@@ -77,11 +92,13 @@ class FusedElman(torch.autograd.Function):
         ctx.order = order
         X = xp.transpose(0, 1)
         T, B, H = X.shape
-        ctx.native = _native(xp)
-        if ctx.native:
-            if bias is not None:
+        ctx.native = _native(xp)  # the whole sequence in one C call
+        ctx.step = not ctx.native and usable(xp)  # one C call per step
+        if ctx.native or ctx.step:
+            if ctx.native and bias is not None:
                 X = X + bias
-            Y, A, kc, held = _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep)
+            Y, A, kc, held = _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep, bias,
+                                             whole=ctx.native)
             if keep:
                 ctx.save_for_backward(h0, w_hh, m, Y, A)
                 ctx.zh, ctx.relu, ctx.sizes, ctx.has_bias = zh, relu, sizes, bias is not None
@@ -114,7 +131,8 @@ class FusedElman(torch.autograd.Function):
         zh = ctx.zh
         T, B, H = Y.shape
         # the torch loop with an order saved the unsorted output: rows gathered back by perm
-        rows = ctx.order[0] if ctx.order is not None and not ctx.native else None
+        c_loop = ctx.native or ctx.step  # the C loops saved the sorted output
+        rows = ctx.order[0] if ctx.order is not None and not c_loop else None
         gh = dhn.clone() if dhn is not None else h0.new_zeros(B, H)
         own = ctx.order is not None and dY is not None
         if own:  # back into the sorted order, in a buffer this backward owns
@@ -138,10 +156,13 @@ class FusedElman(torch.autograd.Function):
             kc.acc, kc.dy, kc.da = _arr(gh), _arr(dY), _arr(DA)
             w, sz, scratch = (w_hh.contiguous(), torch.tensor(ctx.sizes, dtype=torch.int64),
                               Y.new_empty(2 * H))
-            _fn("bwd", Y.dtype)(ctypes.byref(kc), T, sz.data_ptr(), w.data_ptr(),
-                                scratch.data_ptr())
+            _fn("seq_bwd", Y.dtype)(ctypes.byref(kc), T, sz.data_ptr(), w.data_ptr(),
+                                    scratch.data_ptr())
             steps = 0
-        gemm = StepGemm(w_hh.t().contiguous(), B, steps)
+        gemm = StepGemm(w_hh.t().contiguous(), B, T if ctx.step else steps)
+        if ctx.step:
+            gh = _step_backward(ctx, gh, dY, DA, m, gemm)
+            steps = 0
         for t in range(steps - 1, -1, -1):
             n = ctx.sizes[t]
             if n == 0:
@@ -171,6 +192,26 @@ class FusedElman(torch.autograd.Function):
             d_w = recurrent_weight_grad(DA, h0, Y, m, mm_tn, rows)
         d_b = DA.sum((0, 1)) if ctx.has_bias and need[1] else None
         return DA.transpose(0, 1), d_b, gh, d_w, None, None, None, None, None, None, None
+
+
+def _step_backward(ctx, gh: Tensor, dY: Tensor, DA: Tensor, m, gemm) -> Tensor:
+    """The per-step native backward: per step one C call (d h_t from the carried gradient,
+    dY_t and the step after's GEMM output; the zoneout split; act') writing DA[t], then the
+    GEMM ``DA[t] W_hh``. Returns ∂L/∂h0."""
+    kc, _ = ctx.kc
+    gh, dY = gh.contiguous(), dY.contiguous()
+    kc.acc, kc.dy, kc.da = _arr(gh), _arr(dY), _arr(DA)
+    step, pk = _fn("bwd", DA.dtype), ctypes.byref(kc)
+    A = DA.new_zeros(0, DA.shape[2])  # d h_in of the step after (its running rows)
+    for t in range(DA.shape[0] - 1, -1, -1):
+        n = ctx.sizes[t]
+        if n == 0:
+            continue
+        a_rows = min(A.shape[0], n)
+        step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
+        A = gemm(DA[t, :n])
+    gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
+    return gh
 
 
 def _unsorted(Y: Tensor, order) -> Tensor:

@@ -85,6 +85,9 @@ def _load():
         getattr(lib, f"elman_seq_bwd_{sfx}").argtypes = [ectx, i64, ptr, ptr, ptr]
         getattr(lib, f"elman_seq_fwd_{sfx}").restype = None
         getattr(lib, f"elman_seq_bwd_{sfx}").restype = None
+        getattr(lib, f"elman_fwd_{sfx}").argtypes = [ectx, i64, i64, ptr, ptr]
+        getattr(lib, f"elman_bwd_{sfx}").argtypes = [ectx, i64, i64, ptr, i64]
+        getattr(lib, f"elman_fwd_{sfx}").restype = getattr(lib, f"elman_bwd_{sfx}").restype = None
         getattr(lib, f"grurb_seq_bwd_{sfx}").restype = None
     return lib, None
 
@@ -103,9 +106,9 @@ def status() -> str:
             return "pure-PyTorch pointwise step (native step disabled by RNNKIT_NATIVE=0)"
         if compiler() is None:
             return "pure-PyTorch pointwise step (no C compiler found; set CC to enable native)"
-        return ("native C pointwise step for LSTM and reset-after GRU, whole-sequence C loops "
-                "for small problems (reset-before GRU and Elman too; built on first use)")
+        return ("native C pointwise step for LSTM, reset-after GRU and Elman, whole-sequence C "
+                "loops for small problems (reset-before GRU too; built on first use)")
     if _state["lib"] is None:
         return f"pure-PyTorch pointwise step ({_state['why']})"
-    return ("native C pointwise step for LSTM and reset-after GRU, whole-sequence C loops for "
-            "small problems (reset-before GRU and Elman too)")
+    return ("native C pointwise step for LSTM, reset-after GRU and Elman, whole-sequence C loops "
+            "for small problems (reset-before GRU too)")
