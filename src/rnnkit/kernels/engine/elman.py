@@ -84,8 +84,8 @@ class FusedElman(torch.autograd.Function):
     ``order = (perm, inv)``: the batch is length-sorted; Y is returned in the caller's order
     (``Y.index_select(1, inv)``), and backward sorts the output gradient into a buffer of its
     own, which DA then overwrites (one (T, B, H) buffer fewer than unsorting outside). The
-    torch loop then keeps only that unsorted output for backward, which gathers the sorted rows
-    it reads (one (T, B, H) buffer fewer again)."""
+    torch loop and the per-step C loop then keep only that unsorted output for backward, which
+    gathers the sorted rows it reads (one (T, B, H) buffer fewer again)."""
 
     @staticmethod
     def forward(ctx, xp, bias, h0, w_hh, m, zh, relu, sizes, lengths, keep, order=None):
@@ -99,6 +99,12 @@ class FusedElman(torch.autograd.Function):
                 X = X + bias
             Y, A, kc, held = _native_forward(X, h0, w_hh, m, zh, relu, sizes, keep, bias,
                                              whole=ctx.native)
+            if keep and ctx.step and order is not None:  # keep the unsorted y only
+                y = _unsorted(Y, order)
+                ctx.save_for_backward(h0, w_hh, m, y, A)
+                ctx.zh, ctx.relu, ctx.sizes, ctx.has_bias = zh, relu, sizes, bias is not None
+                ctx.kc = (kc, held)
+                return y, final_rows(Y, lengths)
             if keep:
                 ctx.save_for_backward(h0, w_hh, m, Y, A)
                 ctx.zh, ctx.relu, ctx.sizes, ctx.has_bias = zh, relu, sizes, bias is not None
@@ -131,8 +137,8 @@ class FusedElman(torch.autograd.Function):
         zh = ctx.zh
         T, B, H = Y.shape
         # the torch loop with an order saved the unsorted output: rows gathered back by perm
-        c_loop = ctx.native or ctx.step  # the C loops saved the sorted output
-        rows = ctx.order[0] if ctx.order is not None and not c_loop else None
+        # the whole-sequence C loop saved the sorted output
+        rows = ctx.order[0] if ctx.order is not None and not ctx.native else None
         gh = dhn.clone() if dhn is not None else h0.new_zeros(B, H)
         own = ctx.order is not None and dY is not None
         if own:  # back into the sorted order, in a buffer this backward owns
@@ -161,7 +167,7 @@ class FusedElman(torch.autograd.Function):
             steps = 0
         gemm = StepGemm(w_hh.t().contiguous(), B, T if ctx.step else steps)
         if ctx.step:
-            gh = _step_backward(ctx, gh, dY, DA, m, gemm)
+            gh = _step_backward(ctx, gh, dY, DA, m, gemm, None if A is not None else rows, Y)
             steps = 0
         for t in range(steps - 1, -1, -1):
             n = ctx.sizes[t]
@@ -194,13 +200,19 @@ class FusedElman(torch.autograd.Function):
         return DA.transpose(0, 1), d_b, gh, d_w, None, None, None, None, None, None, None
 
 
-def _step_backward(ctx, gh: Tensor, dY: Tensor, DA: Tensor, m, gemm) -> Tensor:
+def _step_backward(ctx, gh: Tensor, dY: Tensor, DA: Tensor, m, gemm, rows, Y) -> Tensor:
     """The per-step native backward: per step one C call (d h_t from the carried gradient,
     dY_t and the step after's GEMM output; the zoneout split; act') writing DA[t], then the
-    GEMM ``DA[t] W_hh``. Returns ∂L/∂h0."""
+    GEMM ``DA[t] W_hh``. Returns ∂L/∂h0. ``rows``: act' reads h_t (no zoneout) and forward
+    kept the unsorted output ``Y``: each step's sorted rows are gathered into a scratch row
+    block first (the sorted output was freed)."""
     kc, _ = ctx.kc
     gh, dY = gh.contiguous(), dY.contiguous()
     kc.acc, kc.dy, kc.da = _arr(gh), _arr(dY), _arr(DA)
+    scratch = None
+    if rows is not None:
+        scratch = DA.new_empty(DA.shape[1], DA.shape[2])
+        kc.y = native.Arr(scratch.data_ptr(), 0, scratch.stride(0))  # the same rows each step
     step, pk = _fn("bwd", DA.dtype), ctypes.byref(kc)
     A = DA.new_zeros(0, DA.shape[2])  # d h_in of the step after (its running rows)
     for t in range(DA.shape[0] - 1, -1, -1):
@@ -208,6 +220,8 @@ def _step_backward(ctx, gh: Tensor, dY: Tensor, DA: Tensor, m, gemm) -> Tensor:
         if n == 0:
             continue
         a_rows = min(A.shape[0], n)
+        if scratch is not None:
+            torch.index_select(Y[t], 0, rows[:n], out=scratch[:n])
         step(pk, t, n, A.data_ptr() if a_rows else None, a_rows)
         A = gemm(DA[t, :n])
     gh[: A.shape[0]] += A if m is None else A * m[: A.shape[0]]
