@@ -21,6 +21,7 @@ from torch import Tensor
 from rnnkit.kernels.engine._common import final_rows, graph_kept
 from rnnkit.kernels.engine._common import step_buffer as _buf
 from rnnkit.kernels.triton_steps import launch_flags as _flags
+from rnnkit.kernels.triton_steps import pointer_args as _ptrs
 from rnnkit.kernels.triton_steps import zoneout_arg as _zmode
 
 __all__ = ["backward", "forward", "rb_backward", "rb_forward"]
@@ -59,10 +60,6 @@ def _setup(xp, h0, m, w_hh, lowp):
     return X, h0, m, wg, AH
 
 
-def _nd(args: list, d: Tensor) -> list:
-    return [d if a is None else a for a in args]
-
-
 def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w=None, lnx_b=None,
             lowp=None):
     """Reset-after loop; arguments and results as ``gru_native.forward`` (with ``lnx_w`` the
@@ -84,8 +81,7 @@ def forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w=None
     SX = X.new_zeros(T, B, dtype=sd) if lnx and keep else None
     zhm, zht = _zmode(zh, X)
     hb, ln_w, lnx_w, lnx_b = _c(hb), _c(ln_w), _c(lnx_w), _c(lnx_b)
-    d = X[:1, :1, :1].reshape(1)  # any unused pointer argument
-    args = _nd([X, hb, h0, Y, AH, RZN, AN, m, ln_w, lnx_w, lnx_b, zht, R, RS3, MX, SX], d)
+    args = _ptrs([X, hb, h0, Y, AH, RZN, AN, m, ln_w, lnx_w, lnx_b, zht, R, RS3, MX, SX], X)
     flags = _flags(H, X.dtype, KEEP=keep, HAS_HB=hb is not None,
                    LN=ln, LNX=lnx, HAS_LNXB=lnx_b is not None, ZH_MODE=zhm, MASK=m is not None)
     for t in range(T):
@@ -131,9 +127,9 @@ def backward(ctx, dY, dhn):
     rows = {name: Y.new_zeros(B, G3, dtype=f) if on else None for name, on in (
         ("lnw", ln), ("hb", ln and hb is not None), ("lnxw", lnx),
         ("lnxb", lnx and lnx_b is not None))}
-    d = Y[:1, :1, :1].reshape(1)
-    args = _nd([RZN, AN, h0, Y, None, acc, dY, m, zht, DX, DA, ln_w, R, RS3, DS, rows["lnw"],
-                rows["hb"], X, lnx_w, MX, SX, rows["lnxw"], rows["lnxb"]], d)
+    args = _ptrs([RZN, AN, h0, Y, None, acc, dY, m, zht, DX, DA, ln_w, R, RS3, DS, rows["lnw"],
+                rows["hb"], X, lnx_w, MX, SX, rows["lnxw"], rows["lnxb"]], Y)
+    dummy = args[4]  # A's slot: the step after's GEMM output, none at the last step
     flags = _flags(H, Y.dtype, LN=ln, HB_SUM=rows["hb"] is not None,
                    LNX=lnx, LNXB_SUM=rows["lnxb"] is not None, ZH_MODE=zhm, MASK=m is not None)
     src_all = DS if ln else DA
@@ -143,7 +139,7 @@ def backward(ctx, dY, dhn):
         if n == 0:
             continue
         a_rows = min(A.shape[0], n)
-        args[4] = A if a_rows else d
+        args[4] = A if a_rows else dummy
         K.gru_bwd[(n,)](*args, t, B, a_rows, **flags)
         A = _gemm(src_all[t, :n], w, lowp, Y.dtype)
     gh = acc
@@ -175,9 +171,8 @@ def rb_forward(ctx, xp, hb, h0, w_hh, ln_w, m, zh, sizes, lengths, keep, lnx_w=N
     SX = X.new_zeros(T, B, dtype=sd) if lnx and keep else None
     zhm, zht = _zmode(zh, X)
     hb, ln_w, lnx_w, lnx_b = _c(hb), _c(ln_w), _c(lnx_w), _c(lnx_b)
-    d = X[:1, :1, :1].reshape(1)
-    args1 = _nd([X, hb, h0, Y, m, RZN, Q, QA, ln_w, lnx_w, lnx_b, R, RS2, MX, SX], d)
-    args2 = _nd([X, hb, h0, Y, AH, m, RZN, ln_w, zht, R, RS2], d)
+    args1 = _ptrs([X, hb, h0, Y, m, RZN, Q, QA, ln_w, lnx_w, lnx_b, R, RS2, MX, SX], X)
+    args2 = _ptrs([X, hb, h0, Y, AH, m, RZN, ln_w, zht, R, RS2], X)
     common = _flags(H, X.dtype, KEEP=keep, HAS_HB=hb is not None,
                     LN=ln, LNX=lnx, MASK=m is not None)
     w_rz, w_n = wg[:, : 2 * H], wg[:, 2 * H :]
@@ -211,9 +206,9 @@ def rb_backward(ctx, dY, dhn):
     DS = (R if alias else _buf(full, Y, T, B, G3)) if ln else None
     f = torch.float64 if Y.dtype == torch.float64 else torch.float32
     DLNW = Y.new_zeros(B, G3, dtype=f) if ln else None
-    d = Y[:1, :1, :1].reshape(1)
-    args1 = _nd([RZN, h0, Y, None, acc, dY, m, zht, DX, ln_w, R, RS2, DS, DLNW], d)
-    args2 = _nd([RZN, h0, Y, m, acc, DX, ln_w, R, RS2, DS, DLNW], d)
+    args1 = _ptrs([RZN, h0, Y, None, acc, dY, m, zht, DX, ln_w, R, RS2, DS, DLNW], Y)
+    args2 = _ptrs([RZN, h0, Y, m, acc, DX, ln_w, R, RS2, DS, DLNW], Y)
+    dummy = args1[3]  # A's slot
     common = _flags(H, Y.dtype, LN=ln, MASK=m is not None)
     S = DS if ln else DX
     w_rz, w_n = w[: 2 * H], w[2 * H :]
@@ -223,7 +218,7 @@ def rb_backward(ctx, dY, dhn):
         if n == 0:
             continue
         a_rows = min(A.shape[0], n)
-        args1[3] = A if a_rows else d
+        args1[3] = A if a_rows else dummy
         K.grurb_bwd1[(n,)](*args1, t, B, a_rows, ZH_MODE=zhm, **common)
         dq = _gemm(S[t, :n, 2 * H :], w_n, lowp, Y.dtype)  # (n, H)
         K.grurb_bwd2[(n,)](dq, *args2, t, B, **common)

@@ -17,6 +17,7 @@ import torch
 from rnnkit.kernels.engine._common import final_rows, graph_kept, mask_at, projected_dh, zone
 from rnnkit.kernels.engine._common import step_buffer as _buf
 from rnnkit.kernels.triton_steps import launch_flags as _flags
+from rnnkit.kernels.triton_steps import pointer_args as _ptrs
 from rnnkit.kernels.triton_steps import zoneout_arg as _zmode
 
 __all__ = ["backward", "forward"]
@@ -61,10 +62,9 @@ def forward(ctx, xp, bias, h0, c0, w_hh, w_ph, w_hr, ln_w, lnc_w, lnc_b, m, zh, 
     # the next GEMM's input (a copy: the step writes it, and h0 is saved for backward)
     AH = (h0 if m is None else h0 * m).to(wg.dtype, memory_format=torch.contiguous_format,
                                           copy=True)
-    d = X[:1, :1, :1].reshape(1)  # any unused pointer argument
     args = [bias, c0, h0, C, CN, G, TC, HH, Y, AH, m, w_ph, ln_w, lnx_w, lnc_w, lnc_b, zct,
             zht, R, RS4, MX, SX, MU, RS]
-    args = [d if a is None else a for a in args]
+    args = _ptrs(args, X)
     flags = _flags(H, X.dtype, KEEP=keep,
                    HAS_PEEP=w_ph is not None, LNH=ln, LNX=lnx_w is not None, LNC=lnc,
                    HAS_BIAS=bias is not None, ZC_MODE=zcm, ZH_MODE=zhm, PROJ=proj,
@@ -116,10 +116,10 @@ def backward(ctx, dY, dhn, dcn):
     rows = {name: G.new_zeros(B, width) if on else None for name, width, on in (
         ("peep", 3 * H, w_ph is not None and need[5]), ("bias", G4, has_bias and need[1]),
         ("lnh", G4, ln), ("lnx", G4, lnx_w is not None), ("lncw", H, lnc), ("lncb", H, lnc))}
-    d = G[:1, :1, :1].reshape(1)
     args = [G, DG, TC, c0, C, CN, None, acc, dY, gc, DHH, m, w_ph, ln_w, lnx_w, lnc_w,
             zct, zht, X, R, DR, RS4, MX, SX, MU, RS, *rows.values()]
-    args = [d if a is None else a for a in args]
+    args = _ptrs(args, G)
+    dummy = args[6]  # A's slot: the step after's GEMM output, none at the last step
     flags = _flags(H, G.dtype, HAS_PEEP=w_ph is not None,
                    PEEP_SUM=rows["peep"] is not None, BIAS_SUM=rows["bias"] is not None,
                    LNH=ln, LNX=lnx_w is not None, LNC=lnc, ZC_MODE=zcm, ZH_MODE=zhm, PROJ=proj,
@@ -135,7 +135,7 @@ def backward(ctx, dY, dhn, dcn):
         a_rows = min(A.shape[0], n)
         if proj:  # dh through the projection and zoneout on h, in torch
             projected_dh(t, n, a_rows, A, acc, dY, m, zh, w_hr, DHP, DHH)
-        args[6] = A if a_rows else d
+        args[6] = A if a_rows else dummy
         K.lstm_bwd[(n,)](*args, t, B, a_rows, **flags)
         src = src_all[t, :n]
         A = torch.mm(src if lowp is None else src.to(lowp), w).to(f32)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["MAX_H", "available", "block", "compute_dtype", "interpreting", "launch_flags",
-           "reason", "step_usable", "warps", "why_not", "zoneout_arg"]
+           "pointer_args", "reason", "step_usable", "warps", "why_not", "zoneout_arg"]
 
 # one program holds a whole row: the four LSTM gate blocks of next_power_of_2(H) lanes each
 MAX_H = 2048
@@ -90,6 +90,13 @@ def compute_dtype(dtype: torch.dtype):
     import triton.language as tl
 
     return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def pointer_args(args: list, ref: Tensor) -> list:
+    """A kernel's pointer arguments with each None (an option that is off, whose constexpr
+    flag keeps the kernel from reading it) replaced by a one-element view of ``ref``."""
+    dummy = ref.reshape(-1)[:1]
+    return [dummy if a is None else a for a in args]
 
 
 def zoneout_arg(z, ref: Tensor) -> tuple[int, Tensor]:

@@ -88,6 +88,23 @@ def _lnb3(e0, e1, e2, x0, x1, x2, rs, n):
 
 
 @triton.jit
+def _gain_ln_bwd3(d0, d1, d2, x0, x1, x2, rs, W, DW, DB, base, j, mk, H: tl.constexpr,
+                  ACC: tl.constexpr, BIAS_SUM: tl.constexpr):
+    """Backward of a gained layer norm over the three gate blocks of one row: adds d ⊙ x-hat
+    to the gain sums DW[base + ·] (and d to the bias sums DB when BIAS_SUM), returns d of its
+    input."""
+    _add(DW, base + j, d0 * x0, mk, ACC)
+    _add(DW, base + H + j, d1 * x1, mk, ACC)
+    _add(DW, base + 2 * H + j, d2 * x2, mk, ACC)
+    if BIAS_SUM:
+        _add(DB, base + j, d0, mk, ACC)
+        _add(DB, base + H + j, d1, mk, ACC)
+        _add(DB, base + 2 * H + j, d2, mk, ACC)
+    return _lnb3(d0 * _ld(W, j, mk, ACC), d1 * _ld(W, H + j, mk, ACC),
+                 d2 * _ld(W, 2 * H + j, mk, ACC), x0, x1, x2, rs, 3 * H)
+
+
+@triton.jit
 def _lnb2(e0, e1, x0, x1, rs, n):
     m1 = (tl.sum(e0, axis=0) + tl.sum(e1, axis=0)) / n
     m2 = (tl.sum(e0 * x0, axis=0) + tl.sum(e1 * x1, axis=0)) / n
@@ -220,17 +237,8 @@ def gru_bwd(RZN, AN, H0, Y, A, ACCH, DY, M, ZH, DX, DA, LNW, R, RS3, DS, DLNW, D
         x0 = _ld(R, row * G3 + j, mk, ACC)
         x1 = _ld(R, row * G3 + H + j, mk, ACC)
         x2 = _ld(R, row * G3 + 2 * H + j, mk, ACC)
-        base = r * G3
-        _add(DLNW, base + j, dr * x0, mk, ACC)
-        _add(DLNW, base + H + j, dz * x1, mk, ACC)
-        _add(DLNW, base + 2 * H + j, dan * x2, mk, ACC)
-        if HB_SUM:
-            _add(DHB, base + j, dr, mk, ACC)
-            _add(DHB, base + H + j, dz, mk, ACC)
-            _add(DHB, base + 2 * H + j, dan, mk, ACC)
-        s0, s1, s2 = _lnb3(dr * _ld(LNW, j, mk, ACC), dz * _ld(LNW, H + j, mk, ACC),
-                           dan * _ld(LNW, 2 * H + j, mk, ACC), x0, x1, x2,
-                           tl.load(RS3 + row).to(ACC), G3)
+        s0, s1, s2 = _gain_ln_bwd3(dr, dz, dan, x0, x1, x2, tl.load(RS3 + row).to(ACC), LNW,
+                                   DLNW, DHB, r * G3, j, mk, H, ACC, HB_SUM)
         tl.store(DS + row * G3 + j, s0, mask=mk)
         tl.store(DS + row * G3 + H + j, s1, mask=mk)
         tl.store(DS + row * G3 + 2 * H + j, s2, mask=mk)
@@ -244,16 +252,8 @@ def gru_bwd(RZN, AN, H0, Y, A, ACCH, DY, M, ZH, DX, DA, LNW, R, RS3, DS, DLNW, D
         x0 = tl.where(mk, (_ld(X, row * G3 + j, mk, ACC) - mux) * rsx, 0.0)
         x1 = tl.where(mk, (_ld(X, row * G3 + H + j, mk, ACC) - mux) * rsx, 0.0)
         x2 = tl.where(mk, (_ld(X, row * G3 + 2 * H + j, mk, ACC) - mux) * rsx, 0.0)
-        base = r * G3
-        _add(DLNXW, base + j, dr * x0, mk, ACC)
-        _add(DLNXW, base + H + j, dz * x1, mk, ACC)
-        _add(DLNXW, base + 2 * H + j, dn * x2, mk, ACC)
-        if LNXB_SUM:
-            _add(DLNXB, base + j, dr, mk, ACC)
-            _add(DLNXB, base + H + j, dz, mk, ACC)
-            _add(DLNXB, base + 2 * H + j, dn, mk, ACC)
-        dr, dz, dn = _lnb3(dr * _ld(LNXW, j, mk, ACC), dz * _ld(LNXW, H + j, mk, ACC),
-                           dn * _ld(LNXW, 2 * H + j, mk, ACC), x0, x1, x2, rsx, G3)
+        dr, dz, dn = _gain_ln_bwd3(dr, dz, dn, x0, x1, x2, rsx, LNXW, DLNXW, DLNXB, r * G3, j,
+                                   mk, H, ACC, LNXB_SUM)
     tl.store(DX + row * G3 + j, dr, mask=mk)
     tl.store(DX + row * G3 + H + j, dz, mask=mk)
     tl.store(DX + row * G3 + 2 * H + j, dn, mask=mk)
