@@ -97,8 +97,16 @@ def test_bench_extras_time_bf16_for_lstm_and_gru(tmp_path, monkeypatch, capsys):
     rows = json.loads(out.read_text())["bf16"]
     assert [(r["family"], r["variant"]) for r in rows] == [
         ("LSTM", "standard"), ("LSTM", "peephole"), ("GRU", "standard")]
-    assert all(set(r["times_ms"]) == {"torch.nn fp32", "torch.nn bf16", "rnnkit bf16"}
-               and r["ratio_vs_torch_fp32"] > 0 for r in rows)
+    from rnnkit.kernels.torch_fused import cpu_bf16_native
+
+    for r in rows:
+        # torch.nn's own bf16 LSTM fails on CPUs without native bf16 (AVX2-only): the row
+        # says so instead of crashing the benchmark
+        want = {"torch.nn fp32", "torch.nn bf16", "rnnkit bf16"}
+        if not cpu_bf16_native() and r["family"] == "LSTM":
+            want.discard("torch.nn bf16")
+            assert "fails on this CPU" in r["note"]
+        assert set(r["times_ms"]) == want and r["ratio_vs_torch_fp32"] > 0
     assert capsys.readouterr().out.count("bf16 train ") == 3
 
 
