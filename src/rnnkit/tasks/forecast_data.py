@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from rnnkit.data import SeriesData
+from rnnkit.data.files import read_csv
 from rnnkit.tasks.common import CLIError
 
 __all__ = ["Plan", "Transform", "WindowDataset", "csv_text", "future_time", "is_path",
@@ -299,9 +300,7 @@ def load_history(run: dict[str, Any], data: str, p: Plan,
                        f"'{data}'.")
     import tempfile
 
-    import pandas as pd
-
-    df = pd.read_csv(data)
+    df = read_csv(data, "--data")
     empty = df[[c for c in p.targets if c in df.columns]].isna().all(axis=1).to_numpy()
     trailing = len(empty) - (np.flatnonzero(~empty)[-1] + 1 if (~empty).any() else 0)
     if trailing < steps:
