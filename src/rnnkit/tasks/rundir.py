@@ -218,7 +218,8 @@ def stop_summary(run_dir: str | os.PathLike) -> str | None:
     epochs = int(s.get("config", {}).get("epochs") or 0)
     done = len(s.get("history") or [])
     if s.get("stop_reason"):
-        return f"{s['stop_reason']} (after epoch {done} of {epochs})"
+        of = f" of {epochs}" if epochs < 10_000 else ""  # else a placeholder: the budget decides
+        return f"{s['stop_reason']} (after {done} epoch(s){of})"
     return f"all {done} epochs done" if done >= epochs else f"stopped after epoch {done} of " \
         f"{epochs}"
 
