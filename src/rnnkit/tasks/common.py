@@ -137,7 +137,12 @@ def make_out_dir(cfg: dict[str, Any], task: str, dataset: str) -> Path:
     with its ``run.json`` settings: call it only once every setting has validated. See
     :func:`rnnkit.tasks.rundir.open_run` for the rules (no silent overwrite, no folder of
     other files)."""
-    return rundir.open_run(cfg, task, dataset)
+    return rundir.open_run(_as_dict(cfg), task, dataset)
+
+
+def _as_dict(cfg: Any) -> dict[str, Any]:
+    """A settings dataclass (``tasks.task.CommonSettings``) or a dict, as a dict."""
+    return cfg.to_dict() if hasattr(cfg, "to_dict") else cfg
 
 
 def save_weights(model: torch.nn.Module, out_dir: str | os.PathLike) -> Path:
@@ -246,6 +251,7 @@ def trainer_config(cfg: dict[str, Any], out_dir: Path, **overrides: Any):
     """The TrainerConfig for a task run (checkpoints in ``out_dir/checkpoints``)."""
     from rnnkit.training import TrainerConfig
 
+    cfg = _as_dict(cfg)
     base = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                 seed=cfg["seed"], time_budget=cfg.get("time_budget"),
                 precision=cfg.get("precision", "fp32"), device=cfg.get("device", "auto"),
