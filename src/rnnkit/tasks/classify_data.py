@@ -24,17 +24,13 @@ import torch
 from rnnkit.data import SequenceClassData, TextClassData
 from rnnkit.data.files import read_csv
 from rnnkit.tasks.common import CLIError
+from rnnkit.tasks.sources import is_path as _is_path
 
 __all__ = ["Items", "check_data", "encode", "fit_tokenizer", "load_inputs", "load_source",
            "scaler", "stratified_split", "subset"]
 
 
 # ---- sources and splits ----------------------------------------------------------------------
-
-def _is_path(s: str) -> bool:
-    return Path(s).exists() or "/" in s or "\\" in s or Path(s).suffix.lower() in (
-        ".csv", ".ts", ".tsv", ".txt")
-
 
 def stratified_split(y: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(keep, held)`` index arrays; each class gives ``round(n_c·frac)`` items (>= 1 if it

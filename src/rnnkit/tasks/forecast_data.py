@@ -25,6 +25,7 @@ import torch
 from rnnkit.data import SeriesData
 from rnnkit.data.files import read_csv
 from rnnkit.tasks.common import CLIError
+from rnnkit.tasks.sources import is_path
 
 __all__ = ["Plan", "Transform", "WindowDataset", "csv_text", "future_time", "is_path",
            "load_history", "load_series", "make_plan", "ordered", "split_windows", "time_axis",
@@ -32,10 +33,6 @@ __all__ = ["Plan", "Transform", "WindowDataset", "csv_text", "future_time", "is_
 
 
 # ---- loading ---------------------------------------------------------------------------------
-
-def is_path(data: str) -> bool:
-    return Path(data).suffix != "" or "/" in data or "\\" in data or Path(data).exists()
-
 
 def _cli_message(e: Exception) -> str:
     msg = str(e).strip().strip("'\"")
