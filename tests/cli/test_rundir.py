@@ -244,3 +244,33 @@ def test_user_errors_and_bugs_are_told_apart():
     import torch
 
     assert not is_user_error(caught(lambda: torch.zeros(2).view(3)))  # inside torch
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(tmp_path, text):
+    d = tmp_path / "int"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "rnnkit", "train", "lm", "--data", str(text),
+                             "--out", str(d), "--epochs", "200", *TINY], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (d / "checkpoints" / "latest").is_file():
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"rnnkit resume {d}" in err and "Traceback" not in err
+    assert json.loads((d / "run.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_forecast_resume_by_directory(tmp_path):
+    """Issue 19: forecast's documented '--resume DIR' used to fail (only --resume
+    DIR/checkpoints --out DIR worked)."""
+    d = tmp_path / "fc"
+    common = ["--hidden-size", "8", "--quiet", "--no-baselines"]
+    r = _rnnkit("train", "forecast", "--data", "airline", "--out", d, "--epochs", 1, *common)
+    assert r.returncode == 0, r.stderr
+    r = _rnnkit("train", "forecast", "--resume", d, "--epochs", 2)
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads((d / "history.json").read_text())) == 2
+    assert not (d / "checkpoints" / "checkpoints").exists()
