@@ -139,3 +139,13 @@ def test_epoch_label_shows_real_totals():
     assert epoch_label(trainer(100_000, 600)) == "epoch 6 (until the 600 s budget)"
     clock = types.SimpleNamespace(budget=30.0)
     assert epoch_label(trainer(100_000, None, [clock])) == "epoch 6 (until the 30 s budget)"
+
+
+def test_a_failed_run_takes_back_what_it_wrote(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for out in (tmp_path / "new", empty):
+        with pytest.raises(RuntimeError), rundir.session():
+            make_out_dir(_cfg(out), "lm", "tiny")
+            raise RuntimeError("a failure before the first checkpoint")
+        assert not out.exists() if out.name == "new" else list(out.iterdir()) == []

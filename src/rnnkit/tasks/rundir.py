@@ -143,6 +143,9 @@ def open_run(cfg: dict[str, Any], task: str, dataset: str) -> Path:
     """
     resume = cfg.get("resume")
     out = Path(cfg.get("out") or resume or Path("runs") / f"{task}-{_slug(dataset)}")
+    if int(os.environ.get("RANK", "0")) != 0:  # data-parallel: rank 0 owns the directory
+        out.mkdir(parents=True, exist_ok=True)
+        return out
     if resume:
         if cfg.get("out") and Path(cfg["out"]).resolve() != Path(resume).resolve():
             raise UsageError(f"--out: expected nothing or the resumed directory '{resume}' with "
@@ -168,7 +171,9 @@ def open_run(cfg: dict[str, Any], task: str, dataset: str) -> Path:
                                  f"an earlier run. Pass --overwrite to replace it, --resume "
                                  f"{out} to continue it, or choose another --out.")
             shutil.rmtree(out)
-        created = not out.exists()
+        # "new": this process creates the folder; "empty": it was there, empty. Either way a
+        # failure before the first checkpoint takes back what this run wrote.
+        created = "new" if not out.exists() else "empty"
         out.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(out).free
     if free < MIN_FREE_BYTES:
@@ -248,7 +253,11 @@ def session() -> Iterator[dict[str, Any]]:
             info["out"] = out
             with contextlib.suppress(OSError, UsageError):
                 if _current.get("created") and not has_checkpoint(out):
-                    shutil.rmtree(out, ignore_errors=True)
+                    if _current["created"] == "new":
+                        shutil.rmtree(out, ignore_errors=True)
+                    else:  # the user's empty folder: empty it again
+                        for p in out.iterdir():
+                            shutil.rmtree(p) if p.is_dir() else p.unlink()
                     info["removed"] = True
                 else:
                     update_manifest(out, status="interrupted")
