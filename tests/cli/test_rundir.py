@@ -274,3 +274,28 @@ def test_forecast_resume_by_directory(tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(json.loads((d / "history.json").read_text())) == 2
     assert not (d / "checkpoints" / "checkpoints").exists()
+
+
+def test_every_flag_states_its_default():
+    """lm / seq2seq / tag, the shared training flags and every other command (forecast's and
+    classify's own flags belong to their tasks' owners)."""
+    import argparse
+
+    from rnnkit.cli.main import build_parser
+
+    missing = []
+
+    def walk(parser, name):
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for n, sp in a.choices.items():
+                    walk(sp, f"{name} {n}")
+                continue
+            owned = name.endswith(("train forecast", "train classify")) and \
+                a.container.title.endswith("settings")
+            if a.option_strings and a.dest != "help" and not owned \
+                    and "default" not in (a.help or ""):
+                missing.append(f"{name} {a.option_strings[0]}")
+
+    walk(build_parser(), "rnnkit")
+    assert not missing, missing

@@ -67,7 +67,8 @@ def _add_common_train_flags(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks: "
                                      "train, evaluate and use them on real data.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks for errors (default: one line; RNNKIT_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     train = sub.add_parser("train", help="train a model for a task")
@@ -87,9 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("run_dir", metavar="DIR")
         p.add_argument("--data", help="dataset name or file (default: the run's test data)")
-        p.add_argument("--test-data")
+        p.add_argument("--test-data", help="a test file with the training columns (default: "
+                       "the run's test split)")
         p.add_argument("--output", "-o", help="where to write (default DIR/predictions.csv)")
-        p.add_argument("--input", help="a single input text (text classification)")
+        p.add_argument("--input", help="a single input text (text runs; default: none)")
         p.add_argument("--beam-width", type=int, default=None,
                        help="seq2seq: beam width (1 = greedy; default: the run's)")
         if name == "evaluate":
@@ -100,25 +102,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("forecast", help="forecast the future of a series with a trained run")
     p.add_argument("run_dir", metavar="DIR")
-    p.add_argument("--data", required=True, help="CSV with the history (same columns)")
+    p.add_argument("--data", required=True, help="CSV with the history (same columns; "
+                   "required, no default)")
     p.add_argument("--horizon", type=int, help="steps ahead (default: the run's horizon)")
     p.add_argument("--output", "-o", help="CSV to write (default: print)")
 
     p = sub.add_parser("generate", help="generate text with a trained language model")
     p.add_argument("run_dir", metavar="DIR")
-    p.add_argument("--prime", default="", help="text to start from")
-    p.add_argument("--length", type=int, default=300, help="characters/tokens to generate")
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--top-p", type=float, default=None)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--prime", default="", help="text to start from (default: a new line)")
+    p.add_argument("--length", type=int, default=300,
+                   help="characters/tokens to generate (default 300)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="sampling temperature; lower is more conservative (default 0.8)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="sample among the k most likely tokens (default: all)")
+    p.add_argument("--top-p", type=float, default=None,
+                   help="nucleus sampling: the smallest set with probability p (default: off)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed of the sampling (default: a fresh one each time)")
 
     p = sub.add_parser("explain", help="attention maps / saliency of one example, as PNG + JSON")
     p.add_argument("run_dir", metavar="DIR")
     p.add_argument("--data", help="dataset name or file (default: the run's test data)")
     p.add_argument("--index", type=int, default=0, help="which example (0-based, default 0)")
     p.add_argument("--output", "-o", help="folder for the files (default DIR/explain)")
-    p.add_argument("--beam-width", type=int, default=None, help="seq2seq: beam width")
+    p.add_argument("--beam-width", type=int, default=None,
+                   help="seq2seq: beam width (default: the run's)")
     p.add_argument("--method", choices=["gradient_x_input", "integrated_gradients"],
                    default=None, help="saliency method (default integrated_gradients)")
 
@@ -129,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="a new time budget for this session (default: the run's)")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the run's)")
-    p.add_argument("--quiet", action="store_true", default=None, help="no progress bars")
+    p.add_argument("--quiet", action="store_true", default=None,
+                   help="no progress bars (default: bars on stderr)")
 
     p = sub.add_parser("datasets", help="list the built-in datasets and whether each is usable "
                        "now")

@@ -158,7 +158,7 @@ def add_dynamic_arguments(group: argparse._ArgumentGroup, *flags: str) -> None:
     group.add_argument(*flags, dest="dynamic_eval", action="store_true", default=None,
                        help="also score the test tail under dynamic evaluation (Krause et al. "
                        "2018: one RMS-scaled gradient step after each segment is scored), "
-                       "reported beside the static score")
+                       "reported beside the static score (default: off)")
     group.add_argument("--dynamic-lr", type=float, metavar="ETA",
                        help=f"dynamic evaluation step size (default {d['lr']:g})")
     group.add_argument("--dynamic-decay", type=float, metavar="LAMBDA",

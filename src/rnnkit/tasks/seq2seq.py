@@ -114,20 +114,26 @@ def add_arguments(g) -> None:
                    help="tokenise sources by character or word (default char)")
     g.add_argument("--target-level", choices=["char", "word"],
                    help="tokenise targets (default char; cmudict: word = phonemes)")
-    g.add_argument("--attention", choices=["dot", "general", "additive", "none"])
+    g.add_argument("--attention", choices=["dot", "general", "additive", "none"],
+                   help="Luong dot / general, Bahdanau additive, or none (default general)")
     g.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=None,
                    help="feed the attentional state into the next decoder step (default on)")
-    g.add_argument("--embed-size", type=int)
-    g.add_argument("--sampling-prob", type=float, help="scheduled sampling, ramped 0 → p")
-    g.add_argument("--label-smoothing", type=float)
-    g.add_argument("--beam-width", type=int, help="beam width for the test metrics (1 = greedy)")
-    g.add_argument("--length-penalty", type=float, help="α in score / length^α")
-    g.add_argument("--max-train", type=int, help="use at most this many training pairs")
+    g.add_argument("--embed-size", type=int, help="token embedding size (default 64)")
+    g.add_argument("--sampling-prob", type=float, help="scheduled sampling, ramped 0 → p "
+                   "(default 0: always the true previous token)")
+    g.add_argument("--label-smoothing", type=float, help="label smoothing of the loss "
+                   "(default 0)")
+    g.add_argument("--beam-width", type=int, help="beam width for the test metrics (1 = greedy; "
+                   "default 5)")
+    g.add_argument("--length-penalty", type=float, help="α in score / length^α (default 1)")
+    g.add_argument("--max-train", type=int, help="use at most this many training pairs "
+                   "(default: all)")
     g.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help="constant (default); cosine: warm-up, then a cosine to --min-lr-ratio "
                    "over whichever ends first, --epochs or --time-budget; plateau: halve the LR "
                    "after two epochs without a lower validation loss")
-    g.add_argument("--warmup-steps", type=int, help="cosine: linear LR warm-up steps (100)")
+    g.add_argument("--warmup-steps", type=int, help="cosine: linear LR warm-up steps "
+                   "(default 100)")
     g.add_argument("--min-lr-ratio", type=float, help="cosine: final LR / --lr (default 0.05)")
 
 
