@@ -305,6 +305,9 @@ def resume_settings(task: str | None, given: dict[str, Any],
     if task is not None and m["task"] != task:
         raise UsageError(f"--resume: expected a {task} run, got a {m['task']} run in '{d}'. Use "
                          f"'rnnkit resume {d}'.")
+    if given.get("config"):
+        raise UsageError(f"--config: expected no settings file with --resume (the run's settings "
+                         f"are in {d / MANIFEST}), got '{given['config']}'. Drop --config.")
     stored = dict(m.get("settings") or {})
     for key, value in given.items():
         if value is None or key in (*EXTENDABLE, *_NOT_SETTINGS, "out"):
