@@ -3,7 +3,9 @@
 Each test is one case a user meets: resume by directory (kill -9 included, bit-identical to an
 uninterrupted run), no silent overwrite, no empty run directory after a config error, damaged
 weights / checkpoints detected, OSError / broken pipe / bugs handled. A tiny character LM on a
-generated text keeps every run to a few seconds.
+generated text keeps every run to a few seconds. The cases that train twice or wait on a
+signal are marked slow (run them with ``-m slow``); the damaged-checkpoint fallback is also
+covered in-process by tests/training/test_checkpoint.py.
 """
 
 import json
@@ -97,6 +99,7 @@ def test_kill_9_then_resume_with_no_other_flag_is_bit_identical(tmp_path, text):
     assert json.loads((part / "run.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_resume_command_and_extending_a_finished_run(run, tmp_path):
     d = _copy(run, tmp_path)
     before = (d / "model.safetensors").read_bytes()
@@ -120,6 +123,7 @@ def test_a_conflicting_flag_on_resume_is_named(run, tmp_path):
     assert r.returncode == 0 and "already finished" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_damaged_latest_checkpoint_falls_back_with_a_warning(run, tmp_path):
     d = _copy(run, tmp_path)
     root = d / "checkpoints"
@@ -214,6 +218,7 @@ def test_an_unwritable_out_is_one_line_before_training(tmp_path, text):
     _one_line_error(r, "/sys/rnnkit-run", "--out")
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_stops_quietly_and_the_run_is_complete(tmp_path, text):
     d = tmp_path / "piped"
     cmd = (f"{sys.executable} -m rnnkit train lm --data {text} --out {d} --epochs 1 "
@@ -246,6 +251,7 @@ def test_user_errors_and_bugs_are_told_apart():
     assert not is_user_error(caught(lambda: torch.zeros(2).view(3)))  # inside torch
 
 
+@pytest.mark.slow
 def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(tmp_path, text):
     d = tmp_path / "int"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
