@@ -305,3 +305,37 @@ def test_every_flag_states_its_default():
 
     walk(build_parser(), "rnnkit")
     assert not missing, missing
+
+
+def test_a_bug_keeps_its_traceback_and_a_user_error_is_one_line(monkeypatch, capsys):
+    """In-process: the CLI maps UsageError / OSError to exit 2, but re-raises a bug."""
+    import errno
+
+    from rnnkit.cli import commands, main
+    from rnnkit.tasks.errors import UsageError
+
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # main() wraps them; restore afterwards
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+
+    def bug(task, given):
+        return int("not a number")
+
+    monkeypatch.setattr(commands, "_train", bug)
+    with pytest.raises(ValueError, match="invalid literal"):
+        main.main(["train", "lm"])
+
+    def user(task, given):
+        raise UsageError("--data: expected x, got y. Do z.")
+
+    monkeypatch.setattr(commands, "_train", user)
+    assert main.main(["train", "lm"]) == 2
+    assert capsys.readouterr().err.strip() == "rnnkit: error: --data: expected x, got y. Do z."
+
+    def full(task, given):
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/x/run.json")
+
+    monkeypatch.setattr(commands, "_train", full)
+    assert main.main(["train", "lm"]) == 2
+    assert capsys.readouterr().err.strip() == ("rnnkit: error: /runs/x/run.json: No space left "
+                                               "on device. Free some space or choose another "
+                                               "--out.")
