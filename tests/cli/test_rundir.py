@@ -339,3 +339,11 @@ def test_a_bug_keeps_its_traceback_and_a_user_error_is_one_line(monkeypatch, cap
     assert capsys.readouterr().err.strip() == ("rnnkit: error: /runs/x/run.json: No space left "
                                                "on device. Free some space or choose another "
                                                "--out.")
+
+
+def test_a_forecast_config_error_leaves_no_run_directory(tmp_path):
+    """The issue's case: forecast left an empty run directory on every config error."""
+    d = tmp_path / "fc"
+    _one_line_error(_rnnkit("train", "forecast", "--data", "airline", "--out", d, "--epochs", 1,
+                            "--precision", "fp16", "--device", "cpu", "--quiet"), "fp16")
+    assert not d.exists()
