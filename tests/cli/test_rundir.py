@@ -77,7 +77,7 @@ def test_settings_are_written_and_the_stop_reason_is_printed(run, text):
 
 
 def test_kill_9_then_resume_with_no_other_flag_is_bit_identical(tmp_path, text):
-    args = ["--data", text, "--epochs", 6, *TINY]
+    args = ["--data", text, "--epochs", 4, *TINY]
     full = tmp_path / "full"
     assert _rnnkit("train", "lm", *args, "--out", full).returncode == 0
     part = tmp_path / "part"
