@@ -119,10 +119,10 @@ def test_bad_training_input(case, tmp_path):
                  "recurrent-dropout": ["--recurrent-dropout", "1.5"]}[case]
     data = "kjvv" if case == "unknown" else str(f)
     p = rnnkit("train", "lm", "--data", data, "--out", out, *SMALL, *extra)
-    expected = {"missing": ("--data", "missing path"), "empty": ("empty file",),
+    expected = {"missing": ("--data", "no such file"), "empty": ("empty file",),
                 "unknown": ("unknown dataset", "kjv"), "binary": ("UTF-8", "undecodable"),
                 "bidirectional": ("left-to-right",), "seq-len": ("--seq-len",),
-                "recurrent-dropout": ("recurrent_dropout < 1", "1.5")}[case]
+                "recurrent-dropout": ("--recurrent-dropout", "[0, 1)", "1.5")}[case]
     _error(p, *expected)
     assert not out.exists()
 

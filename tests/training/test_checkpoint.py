@@ -11,6 +11,7 @@ from torch import nn
 from training_helpers import resume_run
 
 from rnnkit.training import CheckpointError, Trainer, TrainerConfig, load_weights, read_checkpoint
+from rnnkit.training.checkpoint import CheckpointWarning
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,8 +54,12 @@ def test_corrupt_checkpoint_is_a_clear_error_and_previous_survives(tmp_path):
     data = (latest / "model.safetensors").read_bytes()
     (latest / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match=r"is corrupt: model\.safetensors does not match"):
-        read_checkpoint(tmp_path)
+        read_checkpoint(latest)
     read_checkpoint(previous)  # still intact
+    # the root falls back to the newest complete checkpoint, and says so
+    with pytest.warns(CheckpointWarning, match="previous complete one"):
+        _, meta = read_checkpoint(tmp_path)
+    assert meta["path"] == str(previous)
     (latest / "optimizer.safetensors").unlink()
     with pytest.raises(CheckpointError, match="is partial: missing"):
         read_checkpoint(latest)

@@ -57,7 +57,7 @@ def test_tensorboard_optional(tmp_path):
 ALLOWED = {"torch", "numpy", "safetensors", "tqdm", "matplotlib", "__future__",
            "rnnkit.data.collate"}
 STDLIB = {"contextlib", "csv", "dataclasses", "hashlib", "itertools", "json", "logging", "math",
-          "os", "pathlib", "random", "shutil", "sys", "time", "typing", "collections"}
+          "os", "pathlib", "random", "shutil", "sys", "time", "typing", "collections", "warnings"}
 
 
 def test_training_imports_only_allowed_modules():

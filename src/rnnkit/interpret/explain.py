@@ -54,12 +54,13 @@ def _write_json(path: Path, obj: Any) -> Path:
 def explain_sequence(fn: Callable, x: Tensor, out_dir: str | os.PathLike, index: int = 0,
                      method: str = "integrated_gradients", target: Any = None,
                      labels: Sequence[str] | None = None, attention: Tensor | None = None,
-                     steps: int = 32) -> list[Path]:
+                     steps: int = 32, caption: str | None = None) -> list[Path]:
     """Saliency (and attention) of one sequence ``x`` [T, C] under ``fn(x [B,T,C], lengths)``.
 
     Writes ``saliency-{index}.png`` and ``saliency-{index}.json`` (``scores`` per step,
     ``method``, ``target``, ``output``, ``delta``) in ``out_dir``, plus
-    ``attention-{index}.png`` when ``attention`` ([T] weights) is given. Returns the paths.
+    ``attention-{index}.png`` when ``attention`` ([T] weights) is given. ``caption`` (e.g.
+    ``"true: walking, predicted: running"``) is added to the titles. Returns the paths.
     """
     x = torch.as_tensor(x, dtype=torch.float32)
     if x.dim() == 1:
@@ -76,12 +77,14 @@ def explain_sequence(fn: Callable, x: Tensor, out_dir: str | os.PathLike, index:
               "delta": None if delta is None else float(delta[0])}
     files = [plot_saliency(scores[0], out / f"saliency-{index}.png", labels=labels,
                            series=x.numpy() if labels is None else None,
-                           title=f"{method.replace('_', ' ')} — example {index}")]
+                           title=f"{method.replace('_', ' ')} — example {index}"
+                           + (f" — {caption}" if caption else ""))]
     if attention is not None:
         a = torch.as_tensor(attention).detach().reshape(1, -1)
         names = list(labels) if labels is not None else [str(t) for t in range(a.shape[1])]
         files.append(plot_attention(a, names, ["α"], out / f"attention-{index}.png",
-                                    title=f"attention — example {index}"))
+                                    title=f"attention — example {index}"
+                                    + (f" — {caption}" if caption else "")))
         record["attention"] = a[0].tolist()
     files.append(_write_json(out / f"saliency-{index}.json", record))
     return files
@@ -124,7 +127,8 @@ def explain_tagger(model, ids: Sequence[int], tokens: Sequence[str], tags: Seque
 def explain_tokens(model, embedding, ids: Sequence[int], tokens: Sequence[str],
                    out_dir: str | os.PathLike, index: int = 0,
                    method: str = "integrated_gradients", target: Any = None,
-                   attention: Tensor | None = None, steps: int = 32) -> list[Path]:
+                   attention: Tensor | None = None, steps: int = 32,
+                   caption: str | None = None) -> list[Path]:
     """Token saliency of a text model ``model(ids [B, T], lengths) -> logits``.
 
     The gradient is taken w.r.t. the output of ``embedding`` (an ``nn.Embedding`` inside
@@ -147,4 +151,4 @@ def explain_tokens(model, embedding, ids: Sequence[int], tokens: Sequence[str],
             handle.remove()
 
     return explain_sequence(fn, emb, out_dir, index, method, target, list(tokens), attention,
-                            steps)
+                            steps, caption)

@@ -94,11 +94,22 @@ def plot_saliency(scores, path: str | os.PathLike, labels: Sequence[str] | None 
     if series is not None:
         axes[0, 0].plot(np.asarray(series, dtype=float))
         axes[0, 0].set_ylabel("input")
+        axes[0, 0].set_xlabel("time step")
     ax = axes[-1, 0]
-    ax.bar(range(len(s)), s, color=["tab:red" if v >= 0 else "tab:blue" for v in s])
+    from matplotlib import cm, colors
+
+    bound = float(np.abs(s).max()) if s.size and np.abs(s).max() > 0 else 1.0
+    norm = colors.Normalize(-bound, bound)
+    cmap = plt.get_cmap("coolwarm")
+    ax.bar(range(len(s)), s, color=cmap(norm(s)))
+    ax.axhline(0.0, color="0.5", linewidth=0.5)
     ax.set_ylabel("saliency")
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[:, 0].tolist(),
+                 fraction=0.03, pad=0.02,
+                 label="saliency (red: pushes towards the explained class)")
     if labels is not None:
         ax.set_xticks(range(len(s)), [str(t) for t in labels], rotation=90)
+        ax.set_xlabel("input token")
     else:
         ax.set_xlabel("time step")
     if title:

@@ -567,7 +567,7 @@ def explain(run_dir: str, args: dict[str, Any]) -> int:
     if hasattr(model, "members"):  # saliency needs one embedding: explain the first member
         print(f"ensemble of {len(model.members)}: explaining its first member")
         model = model.members[0]
-    _, items, _, _ = load_inputs(run_dir, run, args, need_labels=False)
+    _, items, labels, _ = load_inputs(run_dir, run, args, need_labels=False)
     i = int(args.get("index") or 0)
     if not 0 <= i < len(items):
         raise CLIError(f"--index: expected 0 <= index < {len(items)} (the number of examples), "
@@ -578,13 +578,17 @@ def explain(run_dir: str, args: dict[str, Any]) -> int:
     target, attention = int(logits.argmax(1)), None if alpha is None else alpha[0]
     out = Path(args.get("output") or Path(run_dir) / "explain")
     method = args.get("method") or "integrated_gradients"
+    classes = run["data"]["classes"]
+    caption = ("" if labels is None else f"true: {classes[int(labels[i])]}, ") + \
+        f"predicted: {classes[target]}"
     if run["kind"] == "text":
         tok = tokenizer_from_dict(run["data"]["tokenizer"])
         tokens = [tok.itos[int(t)] if int(t) < len(tok.itos) else "?" for t in x]
         files = explain_tokens(model, model.embedding, x.tolist(), tokens, out, i, method,
-                               target, attention)
+                               target, attention, caption=caption)
     else:
-        files = explain_sequence(model, x, out, i, method, target, attention=attention)
+        files = explain_sequence(model, x, out, i, method, target, attention=attention,
+                                 caption=caption)
     print(f"example {i}: predicted {run['data']['classes'][target]}")
     for f in files:
         print(f"{'plot' if f.suffix == '.png' else 'scores'}: {f}")

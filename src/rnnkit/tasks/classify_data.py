@@ -22,18 +22,15 @@ import numpy as np
 import torch
 
 from rnnkit.data import SequenceClassData, TextClassData
+from rnnkit.data.files import read_csv
 from rnnkit.tasks.common import CLIError
+from rnnkit.tasks.sources import is_path as _is_path
 
 __all__ = ["Items", "check_data", "encode", "fit_tokenizer", "load_inputs", "load_source",
            "scaler", "stratified_split", "subset"]
 
 
 # ---- sources and splits ----------------------------------------------------------------------
-
-def _is_path(s: str) -> bool:
-    return Path(s).exists() or "/" in s or "\\" in s or Path(s).suffix.lower() in (
-        ".csv", ".ts", ".tsv", ".txt")
-
 
 def stratified_split(y: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(keep, held)`` index arrays; each class gives ``round(n_c·frac)`` items (>= 1 if it
@@ -61,11 +58,9 @@ def subset(data: SequenceClassData | TextClassData, train: np.ndarray, test: np.
 
 
 def _csv_columns(path: str, where: str) -> list[str]:
-    import pandas as pd
-
     if not Path(path).is_file():
         raise CLIError(f"{where}: expected a CSV file, got missing path '{path}'. Check the path.")
-    return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    return [str(c) for c in read_csv(path, where, nrows=0).columns]
 
 
 def _check_col(cols: list[str], name: str | None, flag: str, path: str) -> None:
@@ -222,7 +217,7 @@ def _read_file(path: str, run: dict[str, Any], need_labels: bool):
         return X, lengths, (None if f.labels is None else _label_ids(f.labels, run, "--data"))
     import pandas as pd
 
-    df = pd.read_csv(path)
+    df = read_csv(path, "--data")
     cols = [str(c) for c in df.columns]
     label_col = src.get("label_col")
     has_labels = label_col in cols

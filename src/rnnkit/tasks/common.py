@@ -3,6 +3,7 @@ tables, model weights and the trainer configuration.
 
 Run directory layout (``--out DIR``)::
 
+    DIR/run.json           the manifest: settings (written before training), status, checksums
     DIR/config.json        task, dataset, every setting (model, data, training), tokenizer/scaler
     DIR/model.safetensors  the trained weights
     DIR/metrics.json       {"task", "dataset", "test": {...}, "baselines": {...}, "train_seconds"}
@@ -21,11 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from rnnkit.tasks import rundir
+from rnnkit.tasks.errors import UsageError
 
 __all__ = [
     "COMMON_DEFAULTS",
     "CLIError",
+    "UsageError",
     "format_table",
     "load_config_file",
     "load_weights",
@@ -39,8 +45,8 @@ __all__ = [
 ]
 
 
-class CLIError(Exception):
-    """A user mistake; the CLI prints the one-line message and exits with status 2."""
+# The historical name of :class:`~rnnkit.tasks.errors.UsageError` (one class, two names).
+CLIError = UsageError
 
 
 COMMON_DEFAULTS: dict[str, Any] = {
@@ -51,6 +57,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "time_budget": None,
     "out": None,
     "resume": None,
+    "overwrite": False,
     "seed": 0,
     "quiet": False,
     "batch_size": None,
@@ -126,50 +133,90 @@ def _json_default(o: Any) -> Any:
 
 
 def make_out_dir(cfg: dict[str, Any], task: str, dataset: str) -> Path:
-    """The run directory: ``--out``, or ``--resume``'s, or ``runs/<task>-<dataset>``."""
-    out = cfg.get("out") or cfg.get("resume") or Path("runs") / f"{task}-{_slug(dataset)}"
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out: expected a directory, got the file '{out}'. Choose another path.")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    """The run directory (``--out``, ``--resume``'s, or ``runs/<task>-<dataset>``), created
+    with its ``run.json`` settings: call it only once every setting has validated. See
+    :func:`rnnkit.tasks.rundir.open_run` for the rules (no silent overwrite, no folder of
+    other files)."""
+    return rundir.open_run(_as_dict(cfg), task, dataset)
 
 
-def _slug(name: str) -> str:
-    base = Path(str(name)).stem if ("/" in str(name) or "." in str(name)) else str(name)
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in base.lower()) or "data"
+def _as_dict(cfg: Any) -> dict[str, Any]:
+    """A settings dataclass (``tasks.task.CommonSettings``) or a dict, as a dict."""
+    return cfg.to_dict() if hasattr(cfg, "to_dict") else cfg
 
 
 def save_weights(model: torch.nn.Module, out_dir: str | os.PathLike) -> Path:
-    """``out_dir/model.safetensors``, written atomically."""
+    """``out_dir/model.safetensors``, written atomically; its sha256 goes into ``run.json``."""
     path = Path(out_dir) / "model.safetensors"
     tmp = path.with_name(f".{path.name}.tmp")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp))
-    os.replace(tmp, path)
+    try:
+        save_file(state, str(tmp))
+        digest = rundir.file_sha256(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    rundir.update_manifest(out_dir, weights_sha256=digest)
     return path
 
 
+_PICKLE_HEADS = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+, torch.save's zip
+
+
 def load_weights(model: torch.nn.Module, run_dir: str | os.PathLike) -> torch.nn.Module:
+    """Load ``run_dir/model.safetensors`` into ``model`` after checking it: a safetensors file
+    (never a pickle), the sha256 recorded with the run, readable, and of the shapes the run's
+    config.json describes. Every failure is a one-line :class:`UsageError`."""
     path = Path(run_dir) / "model.safetensors"
     if not path.is_file():
-        raise CLIError(f"{run_dir}: expected a trained model at '{path}', got nothing. "
-                       f"Train first with 'rnnkit train ... --out {run_dir}'.")
-    model.load_state_dict(load_file(str(path)))
+        raise UsageError(f"{run_dir}: expected a trained model at '{path}', got nothing. "
+                         f"Train first with 'rnnkit train ... --out {run_dir}'.")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith(_PICKLE_HEADS):
+        raise UsageError(f"{path}: expected safetensors weights, got a pickle / torch.save file. "
+                         f"rnnkit never unpickles (it can run code); train again.")
+    recorded = (rundir.read_manifest(run_dir) or {}).get("weights_sha256")
+    if recorded and rundir.file_sha256(path) != recorded:
+        raise UsageError(f"{path}: expected the weights recorded with the run (sha256 "
+                         f"{recorded[:12]}…), got a file with another checksum: it is damaged or "
+                         f"was replaced. Restore it or train again.")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise UsageError(f"{path}: expected a complete safetensors file, got a damaged or "
+                         f"truncated one ({e}). Train again.") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e))
+        raise UsageError(f"{run_dir}: expected config.json's model to match model.safetensors, "
+                         f"got {detail.rstrip('.')}. config.json was edited or the files come "
+                         f"from different runs; train again.") from None
     return model
 
 
 def read_run(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The run's config.json (task, dataset, settings)."""
+    """The run's config.json (task, dataset, settings), checked against the checksum recorded
+    when the run finished."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
-        raise CLIError(f"{run_dir}: expected a run directory with config.json, got none. Pass "
-                       f"the --out directory of 'rnnkit train'.")
+        raise UsageError(f"{run_dir}: expected a run directory with config.json, got none. Pass "
+                         f"the --out directory of 'rnnkit train'.")
+    recorded = (rundir.read_manifest(run_dir) or {}).get("config_sha256")
+    if recorded and rundir.file_sha256(path) != recorded:
+        raise UsageError(f"{path}: expected the settings recorded with the run, got an edited "
+                         f"or damaged file (its sha256 differs). Restore it or train again.")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise CLIError(f"{path}: expected valid JSON, got a parse error ({e}). The run directory "
-                       f"is damaged; train again.") from e
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: expected valid JSON, got a parse error ({e}). The run "
+                         f"directory is damaged; train again.") from None
+    if not isinstance(run, dict):
+        raise UsageError(f"{path}: expected a JSON object, got {type(run).__name__}. The run "
+                         f"directory is damaged; train again.")
+    return run
 
 
 def write_metrics(out_dir: str | os.PathLike, task: str, dataset: str, test: dict[str, float],
@@ -204,6 +251,7 @@ def trainer_config(cfg: dict[str, Any], out_dir: Path, **overrides: Any):
     """The TrainerConfig for a task run (checkpoints in ``out_dir/checkpoints``)."""
     from rnnkit.training import TrainerConfig
 
+    cfg = _as_dict(cfg)
     base = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                 seed=cfg["seed"], time_budget=cfg.get("time_budget"),
                 precision=cfg.get("precision", "fp32"), device=cfg.get("device", "auto"),

@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from rnnkit.data import SeriesData
+from rnnkit.data.files import read_csv
 from rnnkit.tasks.common import CLIError
+from rnnkit.tasks.sources import is_path
 
 __all__ = ["Plan", "Transform", "WindowDataset", "csv_text", "future_time", "is_path",
            "load_history", "load_series", "make_plan", "ordered", "split_windows", "time_axis",
@@ -31,10 +33,6 @@ __all__ = ["Plan", "Transform", "WindowDataset", "csv_text", "future_time", "is_
 
 
 # ---- loading ---------------------------------------------------------------------------------
-
-def is_path(data: str) -> bool:
-    return Path(data).suffix != "" or "/" in data or "\\" in data or Path(data).exists()
-
 
 def _cli_message(e: Exception) -> str:
     msg = str(e).strip().strip("'\"")
@@ -299,9 +297,7 @@ def load_history(run: dict[str, Any], data: str, p: Plan,
                        f"'{data}'.")
     import tempfile
 
-    import pandas as pd
-
-    df = pd.read_csv(data)
+    df = read_csv(data, "--data")
     empty = df[[c for c in p.targets if c in df.columns]].isna().all(axis=1).to_numpy()
     trailing = len(empty) - (np.flatnonzero(~empty)[-1] + 1 if (~empty).any() else 0)
     if trailing < steps:

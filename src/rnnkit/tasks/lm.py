@@ -32,8 +32,9 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -65,10 +66,11 @@ from rnnkit.tasks.lm_data import (
     stream_shape,
     tail_nll,
 )
+from rnnkit.tasks.task import CommonSettings
 from rnnkit.training import Trainer, seed_everything
 
-__all__ = ["DEFAULTS", "StreamDataset", "add_arguments", "evaluate", "generate", "predict",
-           "score", "train"]
+__all__ = ["DEFAULTS", "LMSettings", "StreamDataset", "add_arguments", "evaluate", "generate",
+           "predict", "score", "train"]
 
 DEFAULTS: dict[str, Any] = {
     "tokenizer": "char", "seq_len": 100, "embedding_dim": None, "tie_weights": None,
@@ -82,6 +84,48 @@ DEFAULTS: dict[str, Any] = {
 _TRAIN_DEFAULTS = {"batch_size": 32, "lr": 2e-3, "hidden_size": 384, "num_layers": 1,
                    "dropout": 0.0, "bidirectional": False, "layer_norm": False}
 DEFAULT_TIME_BUDGET = 600.0  # seconds, when neither --epochs nor --time-budget is given
+
+
+@dataclass(frozen=True)
+class LMSettings(CommonSettings):
+    """Every setting of an lm run, after the data-independent defaults are filled
+    (:func:`_fill_defaults`: embedding size and weight tying follow the tokenizer; without
+    --epochs and --time-budget, 100 epochs within 600 s)."""
+
+    data: str = "kjv"
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 2e-3
+    hidden_size: int = 384
+    num_layers: int = 1
+    dropout: float = 0.0
+    bidirectional: bool = False
+    layer_norm: bool = False
+    tokenizer: str = "char"
+    seq_len: int = 100
+    embedding_dim: int = 64
+    tie_weights: bool = False
+    max_vocab: int | None = None
+    min_freq: int = 1
+    valid_frac: float = 0.05
+    test_frac: float = 0.1
+    clip_grad_norm: float = 1.0
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    recurrent_dropout: float = 0.0
+    dynamic_eval: bool = False
+    dynamic_lr: float | None = None
+    dynamic_decay: float | None = None
+    dynamic_segment_len: int | None = None
+
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        **CommonSettings.BOUNDS, "seq_len": (1, None), "embedding_dim": (1, None),
+        "min_freq": (1, None), "clip_grad_norm": (0, None),
+        "weight_decay": (0, None), "warmup_steps": (0, None), "min_lr_ratio": (0, 1),
+        "recurrent_dropout": (0, 0.999)}
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        **CommonSettings.CHOICES, "tokenizer": ("char", "word")}
 
 
 def add_arguments(group: argparse._ArgumentGroup) -> None:
@@ -114,7 +158,7 @@ def add_dynamic_arguments(group: argparse._ArgumentGroup, *flags: str) -> None:
     group.add_argument(*flags, dest="dynamic_eval", action="store_true", default=None,
                        help="also score the test tail under dynamic evaluation (Krause et al. "
                        "2018: one RMS-scaled gradient step after each segment is scored), "
-                       "reported beside the static score")
+                       "reported beside the static score (default: off)")
     group.add_argument("--dynamic-lr", type=float, metavar="ETA",
                        help=f"dynamic evaluation step size (default {d['lr']:g})")
     group.add_argument("--dynamic-decay", type=float, metavar="LAMBDA",
@@ -132,53 +176,51 @@ def train(cfg: dict[str, Any], *, clock: Callable[[], float] | None = None) -> i
     ``clock`` (seconds; default wall time) is what ``time_budget`` and the cosine schedule
     measure: ``time.process_time`` budgets CPU time instead (benchmarks on a shared machine).
     """
-    cfg = _fill_defaults(cfg)
-    dynamic = _dynamic_settings(cfg)
-    resume = _checkpoints(cfg["resume"])
-    corpus = load_corpus(cfg["data"], "--data")
-    split = {"valid_frac": cfg["valid_frac"], "test_frac": cfg["test_frac"]}
-    if cfg["test_data"]:
-        load_corpus(cfg["test_data"], "--test-data")  # fail now, not after training
-    train_text, valid_text = split_text(corpus, split, separate_test=bool(cfg["test_data"]))
-    tok = make_tokenizer(cfg).fit(train_text)
+    s = LMSettings.from_dict(_fill_defaults(dict(cfg)))  # every settings error surfaces here
+    dynamic = _dynamic_settings(s.to_dict())
+    resume = _checkpoints(s.resume)
+    corpus = load_corpus(s.data, "--data")
+    split = {"valid_frac": s.valid_frac, "test_frac": s.test_frac}
+    if s.test_data:
+        load_corpus(s.test_data, "--test-data")  # fail now, not after training
+    train_text, valid_text = split_text(corpus, split, separate_test=bool(s.test_data))
+    tok = make_tokenizer(s.to_dict()).fit(train_text)
     train_ids, valid_ids = encode(tok, train_text), encode(tok, valid_text)
-    seq_len, rows = stream_shape(len(train_ids), cfg["seq_len"], cfg["batch_size"])
+    seq_len, rows = stream_shape(len(train_ids), s.seq_len, s.batch_size)
     model_cfg = LanguageModelConfig(
-        vocab_size=tok.vocab_size, model=str(cfg["model"]).lower(),
-        embedding_dim=cfg["embedding_dim"], hidden_size=cfg["hidden_size"],
-        num_layers=cfg["num_layers"], dropout=cfg["dropout"],
-        recurrent_dropout=cfg["recurrent_dropout"],
-        tie_weights=bool(cfg["tie_weights"]), layer_norm=bool(cfg["layer_norm"]))
-    out = make_out_dir(cfg, "lm", corpus.name)  # all validation done: now write files
-    if (seq_len, rows) != (cfg["seq_len"], cfg["batch_size"]) and not cfg["quiet"]:
+        vocab_size=tok.vocab_size, model=s.model.lower(), embedding_dim=s.embedding_dim,
+        hidden_size=s.hidden_size, num_layers=s.num_layers, dropout=s.dropout,
+        recurrent_dropout=s.recurrent_dropout, tie_weights=s.tie_weights,
+        layer_norm=s.layer_norm)
+    out = make_out_dir(s, "lm", corpus.name)  # all validation done: now write files
+    if (seq_len, rows) != (s.seq_len, s.batch_size) and not s.quiet:
         print(f"note: the training text has {len(train_ids):,} tokens; using batch size {rows} "
               f"and seq-len {seq_len} so that every row holds at least one batch.")
-    seed_everything(cfg["seed"])
+    seed_everything(s.seed)
     model = LanguageModel(model_cfg)
-    tcfg = trainer_config(cfg, out, batch_size=rows, optimizer="adamw", shuffle=False,
+    tcfg = trainer_config(s, out, batch_size=rows, optimizer="adamw", shuffle=False,
                           drop_last=True, stateful=True, schedule="constant",
-                          clip_grad_norm=cfg["clip_grad_norm"],
-                          weight_decay=cfg["weight_decay"],
-                          time_budget=cfg["time_budget"] if clock is None else None)
-    schedule = budget_callback(clock, cfg["time_budget"],
-                               cosine=(cfg["warmup_steps"], cfg["min_lr_ratio"]))
+                          clip_grad_norm=s.clip_grad_norm, weight_decay=s.weight_decay,
+                          time_budget=s.time_budget if clock is None else None)
+    schedule = budget_callback(clock, s.time_budget, cosine=(s.warmup_steps, s.min_lr_ratio))
     val_len = min(seq_len, (len(valid_ids) - 1) // rows)
     val = StreamDataset(valid_ids, rows, val_len) if val_len >= 1 else None
     t0 = time.time()
     Trainer(tcfg, callbacks=[schedule]).fit(model, StreamDataset(train_ids, rows, seq_len), val,
                                             resume=resume)
     seconds = time.time() - t0
-    run = {"task": "lm", "dataset": corpus.name, "data": _resolved(cfg["data"]),
-           "test_data": _resolved(cfg["test_data"]),
-           "settings": {k: cfg.get(k) for k in (*DEFAULTS, "model", "seed", "epochs",
-                                                  "time_budget", "batch_size", "lr",
-                                                  "hidden_size", "num_layers", "dropout",
-                                                  "precision")},
+    settings = s.to_dict()
+    run = {"task": "lm", "dataset": corpus.name, "data": _resolved(s.data),
+           "test_data": _resolved(s.test_data),
+           "settings": {k: settings[k] for k in (*DEFAULTS, "model", "seed", "epochs",
+                                                 "time_budget", "batch_size", "lr",
+                                                 "hidden_size", "num_layers", "dropout",
+                                                 "precision")},
            "split": split, "tokenizer": tok.to_dict(), "model": model_cfg.to_dict(),
            "default_prime": "\n" if "\n" in tok.stoi else tok.itos[2]}
     save_weights(model, out)
     write_json(out / "config.json", run)
-    head, context, tail = held_out(corpus, split, cfg["test_data"])
+    head, context, tail = held_out(corpus, split, s.test_data)
     return _report(model, tok, head, context, tail, out, run, seconds,
                    dynamic=dynamic, train_text=train_text)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +34,7 @@ from rnnkit.data import (
 from rnnkit.models.dynamic_eval import dynamic_token_nll, gradient_rms
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.tasks.common import CLIError
+from rnnkit.tasks.sources import is_path, resolve_source
 
 __all__ = ["CONTEXT_CHARS", "DYNAMIC_DEFAULTS", "RMS_BATCHES", "StreamDataset", "dynamic_score",
            "encode", "held_out", "is_path", "load_corpus", "make_tokenizer", "score",
@@ -50,21 +50,18 @@ RMS_BATCHES = {"segment_len": 100, "rows": 32, "max_batches": 100}
 
 # ---- corpus, split, tokenizer ----------------------------------------------------------------
 
-def is_path(data: str) -> bool:
-    return Path(data).suffix != "" or "/" in data or "\\" in data or Path(data).exists()
-
-
 def load_corpus(data: str | None, flag: str = "--data") -> TextCorpus:
     """A built-in corpus by name (``kjv``) or a UTF-8 text file, as a :class:`TextCorpus`."""
     if not data:
         raise CLIError(f"{flag}: expected a built-in corpus (kjv) or a UTF-8 .txt file, got "
                        f"nothing. Pass e.g. {flag} kjv.")
-    if is_path(str(data)):
+    source = resolve_source(data, flag)
+    if source.kind == "file":
         try:
-            return load_text(data)
+            return load_text(source.path)
         except (FileNotFoundError, ValueError) as e:
             raise CLIError(f"{flag}: {e}") from None
-    ds = load_dataset(str(data))
+    ds = load_dataset(source.name)
     if not isinstance(ds, TextCorpus):
         raise CLIError(f"{flag}: expected a language-modelling corpus (kjv) or a .txt file, got "
                        f"the {type(ds).__name__} dataset '{data}'. See 'rnnkit datasets'.")

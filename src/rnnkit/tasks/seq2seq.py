@@ -20,8 +20,9 @@ import csv
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -49,8 +50,10 @@ from rnnkit.tasks.common import (
     write_json,
     write_metrics,
 )
+from rnnkit.tasks.task import CommonSettings
 
-__all__ = ["DEFAULTS", "add_arguments", "evaluate", "explain", "predict", "train"]
+__all__ = ["DEFAULTS", "Seq2SeqSettings", "add_arguments", "evaluate", "explain", "predict",
+           "train"]
 
 DEFAULTS: dict[str, Any] = {
     "source_col": None, "target_col": None, "source_level": None, "target_level": None,
@@ -64,6 +67,45 @@ _FILLS = {"data": "cmudict", "epochs": 20, "batch_size": 64, "lr": 2e-3, "hidden
           "num_layers": 1, "dropout": 0.1, "bidirectional": True, "layer_norm": False}
 
 
+@dataclass(frozen=True)
+class Seq2SeqSettings(CommonSettings):
+    """Every setting of a seq2seq run (the common ones filled with this task's defaults)."""
+
+    data: str = "cmudict"
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 2e-3
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.1
+    bidirectional: bool = True
+    layer_norm: bool = False
+    source_col: str | int | None = None
+    target_col: str | int | None = None
+    source_level: str | None = None
+    target_level: str | None = None
+    attention: str = "general"
+    input_feeding: bool = True
+    embed_size: int = 64
+    sampling_prob: float = 0.0
+    label_smoothing: float = 0.0
+    beam_width: int = 5
+    length_penalty: float = 1.0
+    max_train: int | None = None
+    lr_schedule: str = "constant"
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        **CommonSettings.BOUNDS, "embed_size": (1, None), "sampling_prob": (0, 1),
+        "label_smoothing": (0, 0.999), "beam_width": (1, None), "max_train": (1, None),
+        "warmup_steps": (0, None), "min_lr_ratio": (0, 1)}
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        **CommonSettings.CHOICES, "source_level": ("char", "word"),
+        "target_level": ("char", "word"), "attention": ("dot", "general", "additive", "none"),
+        "lr_schedule": LR_SCHEDULES}
+
+
 def add_arguments(g) -> None:
     g.add_argument("--source-col", help="source column name or 0-based index (default: "
                    "'source' if the header has it, else column 0)")
@@ -72,20 +114,26 @@ def add_arguments(g) -> None:
                    help="tokenise sources by character or word (default char)")
     g.add_argument("--target-level", choices=["char", "word"],
                    help="tokenise targets (default char; cmudict: word = phonemes)")
-    g.add_argument("--attention", choices=["dot", "general", "additive", "none"])
+    g.add_argument("--attention", choices=["dot", "general", "additive", "none"],
+                   help="Luong dot / general, Bahdanau additive, or none (default general)")
     g.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=None,
                    help="feed the attentional state into the next decoder step (default on)")
-    g.add_argument("--embed-size", type=int)
-    g.add_argument("--sampling-prob", type=float, help="scheduled sampling, ramped 0 → p")
-    g.add_argument("--label-smoothing", type=float)
-    g.add_argument("--beam-width", type=int, help="beam width for the test metrics (1 = greedy)")
-    g.add_argument("--length-penalty", type=float, help="α in score / length^α")
-    g.add_argument("--max-train", type=int, help="use at most this many training pairs")
+    g.add_argument("--embed-size", type=int, help="token embedding size (default 64)")
+    g.add_argument("--sampling-prob", type=float, help="scheduled sampling, ramped 0 → p "
+                   "(default 0: always the true previous token)")
+    g.add_argument("--label-smoothing", type=float, help="label smoothing of the loss "
+                   "(default 0)")
+    g.add_argument("--beam-width", type=int, help="beam width for the test metrics (1 = greedy; "
+                   "default 5)")
+    g.add_argument("--length-penalty", type=float, help="α in score / length^α (default 1)")
+    g.add_argument("--max-train", type=int, help="use at most this many training pairs "
+                   "(default: all)")
     g.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help="constant (default); cosine: warm-up, then a cosine to --min-lr-ratio "
                    "over whichever ends first, --epochs or --time-budget; plateau: halve the LR "
                    "after two epochs without a lower validation loss")
-    g.add_argument("--warmup-steps", type=int, help="cosine: linear LR warm-up steps (100)")
+    g.add_argument("--warmup-steps", type=int, help="cosine: linear LR warm-up steps "
+                   "(default 100)")
     g.add_argument("--min-lr-ratio", type=float, help="cosine: final LR / --lr (default 0.05)")
 
 
@@ -215,7 +263,8 @@ def train(cfg: dict[str, Any], *, clock: Callable[[], float] | None = None) -> i
     """
     from rnnkit.training import Trainer, seed_everything
 
-    cfg = _fill(cfg)
+    st = Seq2SeqSettings.from_dict(_fill(dict(cfg)))  # every settings error surfaces here
+    cfg = st.to_dict()  # the helpers below share their dict form with evaluate / predict
     _check_schedule(cfg)
     try:
         Seq2SeqConfig(2, 4, 2, 3, model=cfg["model"], attention=cfg["attention"],
@@ -227,27 +276,26 @@ def train(cfg: dict[str, Any], *, clock: Callable[[], float] | None = None) -> i
     src_tok, tgt_tok = fit_pair_tokenizers(data, cfg["source_level"], cfg["target_level"])
     train_ds = PairDataset.encode(src_tok, tgt_tok, data.sources_train, data.targets_train)
     val_ds = PairDataset.encode(src_tok, tgt_tok, data.sources_val, data.targets_val)
-    seed_everything(int(cfg["seed"]))
+    seed_everything(st.seed)
     model = _build(cfg, src_tok, tgt_tok)
-    out = make_out_dir(cfg, "seq2seq", data.name)
-    ramp = cfg["sampling_prob"] > 0
-    callbacks = [_ramp_callback(cfg["sampling_prob"], cfg["epochs"])] if ramp else []
-    sched = cfg["lr_schedule"]
-    cosine = (cfg["warmup_steps"], cfg["min_lr_ratio"]) if sched == "cosine" else None
-    budget = budget_callback(clock, cfg["time_budget"], cosine)
+    out = make_out_dir(st, "seq2seq", data.name)
+    ramp = st.sampling_prob > 0
+    callbacks = [_ramp_callback(st.sampling_prob, st.epochs)] if ramp else []
+    sched = st.lr_schedule
+    cosine = (st.warmup_steps, st.min_lr_ratio) if sched == "cosine" else None
+    budget = budget_callback(clock, st.time_budget, cosine)
     callbacks += [budget] if budget is not None else []
-    tc = trainer_config(cfg, out, bucket_by_length=True, clip_grad_norm=1.0, optimizer="adam",
+    tc = trainer_config(st, out, bucket_by_length=True, clip_grad_norm=1.0, optimizer="adam",
                         schedule="plateau" if sched == "plateau" else "constant",
                         **(_PLATEAU if sched == "plateau" else {}),
-                        time_budget=cfg["time_budget"] if clock is None else None)
+                        time_budget=st.time_budget if clock is None else None)
     t0 = time.time()
     Trainer(tc, callbacks=callbacks, collate_fn=train_ds.collate).fit(
-        model, train_ds, val_ds, resume=cfg.get("resume"))
+        model, train_ds, val_ds, resume=st.resume)
     seconds = time.time() - t0
     model.eval()
     refs = list(data.targets_test)
-    hyps = decode(model, src_tok, tgt_tok, data.sources_test, cfg["beam_width"],
-                  cfg["length_penalty"])
+    hyps = decode(model, src_tok, tgt_tok, data.sources_test, st.beam_width, st.length_penalty)
     test = score(refs, hyps, tgt_tok)
     greedy = score(refs, decode(model, src_tok, tgt_tok, data.sources_test, 1), tgt_tok)
     mapping = mapping_baseline(data, src_tok, tgt_tok)
@@ -255,16 +303,16 @@ def train(cfg: dict[str, Any], *, clock: Callable[[], float] | None = None) -> i
                  "most_frequent_mapping": score(refs, [mapping(s) for s in data.sources_test],
                                                 tgt_tok)}
     write_json(out / "config.json", {
-        "task": "seq2seq", "dataset": data.name, "settings": cfg,
+        "task": "seq2seq", "dataset": data.name, "settings": {**cfg, "resume": None},
         "model": model.config.to_dict(), "source_tokenizer": src_tok.to_dict(),
         "target_tokenizer": tgt_tok.to_dict()})
     save_weights(model, out)
     write_metrics(out, "seq2seq", data.name, test, baselines, seconds,
                   greedy={k.lower(): float(v) for k, v in greedy.items()},
-                  beam_width=int(cfg["beam_width"]))
+                  beam_width=st.beam_width)
     drawn = _attention_png(model, src_tok, tgt_tok, data.sources_test[0], out / "attention.png")
     print(format_table(test, {"greedy": greedy, **baselines},
-                       model_name=f"{cfg['model']} beam-{cfg['beam_width']}"))
+                       model_name=f"{st.model} beam-{st.beam_width}"))
     print(f"metrics: {out / 'metrics.json'}")
     if drawn:
         print(f"plots: {drawn[0]}")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -33,44 +34,75 @@ from rnnkit.tasks.common import (
     write_json,
     write_metrics,
 )
+from rnnkit.tasks.task import CommonSettings
 
-__all__ = ["DEFAULTS", "add_arguments", "evaluate", "explain", "predict", "score", "train"]
+__all__ = ["DEFAULTS", "TagSettings", "add_arguments", "evaluate", "explain", "predict",
+           "score", "train"]
 
 DEFAULTS: dict[str, Any] = {"crf": False, "embed_size": 64, "min_freq": 1, "max_train": None}
 _FILLS = {"data": "kjv-case", "epochs": 5, "batch_size": 32, "lr": 3e-3, "hidden_size": 128,
           "num_layers": 1, "dropout": 0.1, "bidirectional": True, "layer_norm": False}
 
 
+@dataclass(frozen=True)
+class TagSettings(CommonSettings):
+    """Every setting of a tag run (the common ones filled with the tagger's defaults)."""
+
+    data: str = "kjv-case"
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 3e-3
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.1
+    bidirectional: bool = True
+    layer_norm: bool = False
+    crf: bool = False
+    embed_size: int = 64
+    min_freq: int = 1
+    max_train: int | None = None
+
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        **CommonSettings.BOUNDS, "embed_size": (1, None), "min_freq": (1, None),
+        "max_train": (1, None)}
+
+    @classmethod
+    def of(cls, cfg: dict[str, Any] | TagSettings) -> TagSettings:
+        return cfg if isinstance(cfg, TagSettings) else cls.from_dict(cfg)
+
+
 def add_arguments(g) -> None:
     import argparse
 
     g.add_argument("--crf", action=argparse.BooleanOptionalAction, default=None,
-                   help="decode tags jointly with a linear-chain CRF")
-    g.add_argument("--embed-size", type=int)
-    g.add_argument("--min-freq", type=int, help="rarer training tokens become <unk>")
-    g.add_argument("--max-train", type=int, help="use at most this many training sentences")
+                   help="decode tags jointly with a linear-chain CRF (default: off)")
+    g.add_argument("--embed-size", type=int, help="token embedding size (default 64)")
+    g.add_argument("--min-freq", type=int, help="rarer training tokens become <unk> (default 1)")
+    g.add_argument("--max-train", type=int, help="use at most this many training sentences "
+                   "(default: all)")
 
 
-def load_tagged(cfg: dict[str, Any]) -> TaggedData:
-    name = str(cfg["data"])
+def load_tagged(cfg: dict[str, Any] | TagSettings) -> TaggedData:
+    s = TagSettings.of(cfg)
+    name = str(s.data)
     if name.lower() == "kjv-case":
         data = load_kjv_case()
     else:
         sents, tags = read_conll(name)
-        if cfg.get("test_data"):
-            te_s, te_t = read_conll(cfg["test_data"])
-            (s_tr, t_tr), (s_va, t_va) = split_pairs(sents, tags, (0.95, 0.05), cfg["seed"])
+        if s.test_data:
+            te_s, te_t = read_conll(s.test_data)
+            (s_tr, t_tr), (s_va, t_va) = split_pairs(sents, tags, (0.95, 0.05), s.seed)
         else:
             if len(sents) < 3:
                 raise CLIError(f"--data: expected at least 3 sentences to split, got "
                                f"{len(sents)}. Add sentences or pass --test-data.")
             (s_tr, t_tr), (s_va, t_va), (te_s, te_t) = split_pairs(
-                sents, tags, (0.9, 0.05, 0.05), cfg["seed"])
+                sents, tags, (0.9, 0.05, 0.05), s.seed)
         tup = lambda xs: tuple(tuple(x) for x in xs)  # noqa: E731
         data = TaggedData(tup(s_tr), tup(t_tr), tup(s_va), tup(t_va), tup(te_s), tup(te_t),
                           name=Path(name).stem)
-    if cfg.get("max_train"):
-        n = int(cfg["max_train"])
+    if s.max_train:
+        n = s.max_train
         data = TaggedData(data.sentences_train[:n], data.tags_train[:n], data.sentences_val,
                           data.tags_val, data.sentences_test, data.tags_test, data.name)
     return data
@@ -117,42 +149,39 @@ def baselines(data: TaggedData) -> dict[str, dict[str, float]]:
                                               for s in data.sentences_test])}
 
 
-def train(cfg: dict[str, Any]) -> int:
+def train(cfg: dict[str, Any] | TagSettings) -> int:
+    """Train a tagger, score it beside the baselines, write the run directory."""
     from rnnkit.training import Trainer, seed_everything
 
-    cfg = {**cfg, **{k: v for k, v in _FILLS.items() if cfg.get(k) is None}}
-    data = load_tagged(cfg)
-    vocab = Vocab.build(data.sentences_train, int(cfg["min_freq"]))
+    s = TagSettings.of(cfg)  # every user error about settings surfaces here
+    data = load_tagged(s)
+    vocab = Vocab.build(data.sentences_train, s.min_freq)
     itags = sorted({t for ts in data.tags_train for t in ts})
     tag_ids = {t: i for i, t in enumerate(itags)}
-    try:
-        mc = TaggerConfig(len(vocab), len(itags), model=cfg["model"],
-                          embed_size=int(cfg["embed_size"]), hidden_size=int(cfg["hidden_size"]),
-                          num_layers=int(cfg["num_layers"]),
-                          bidirectional=bool(cfg["bidirectional"]),
-                          dropout=float(cfg["dropout"]), layer_norm=bool(cfg["layer_norm"]),
-                          crf=bool(cfg["crf"]))
-    except ValueError as e:
-        raise CLIError(str(e)) from e
-    seed_everything(int(cfg["seed"]))
+    mc = TaggerConfig(len(vocab), len(itags), model=s.model, embed_size=s.embed_size,
+                      hidden_size=s.hidden_size, num_layers=s.num_layers,
+                      bidirectional=s.bidirectional, dropout=s.dropout,
+                      layer_norm=s.layer_norm, crf=s.crf)
+    seed_everything(s.seed)
     model = Tagger(mc)
-    out = make_out_dir(cfg, "tag", data.name)
-    tc = trainer_config(cfg, out, bucket_by_length=True, clip_grad_norm=5.0)
+    out = make_out_dir(s, "tag", data.name)
+    tc = trainer_config(s, out, bucket_by_length=True, clip_grad_norm=5.0)
     t0 = time.time()
     Trainer(tc, collate_fn=_collate).fit(
         model, _dataset(vocab, tag_ids, data.sentences_train, data.tags_train),
-        _dataset(vocab, tag_ids, data.sentences_val, data.tags_val), resume=cfg.get("resume"))
+        _dataset(vocab, tag_ids, data.sentences_val, data.tags_val), resume=s.resume)
     seconds = time.time() - t0
     hyps = tag_sentences(model, vocab, itags, data.sentences_test)
     test = score(data.tags_test, hyps)
     base = baselines(data)
-    write_json(out / "config.json", {"task": "tag", "dataset": data.name, "settings": cfg,
+    write_json(out / "config.json", {"task": "tag", "dataset": data.name,
+                                     "settings": s.replace(resume=None).to_dict(),
                                      "model": mc.to_dict(), "vocab": vocab.to_dict(),
                                      "tags": itags})
     save_weights(model, out)
     write_metrics(out, "tag", data.name, test, base, seconds)
     write_conll(out / "test_predictions.conll", data.sentences_test, data.tags_test, hyps)
-    print(format_table(test, base, model_name=f"{cfg['model']}{'-crf' if mc.crf else ''}"))
+    print(format_table(test, base, model_name=f"{s.model}{'-crf' if mc.crf else ''}"))
     print(f"metrics: {out / 'metrics.json'}")
     print(f"predictions: {out / 'test_predictions.conll'}")
     return 0

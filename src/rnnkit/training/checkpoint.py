@@ -16,7 +16,11 @@ Layout of a checkpoint root (``TrainerConfig.checkpoint_dir``)::
 A checkpoint is written into ``root/.tmp-<name>-<pid>`` and renamed into place only once every
 file is flushed; pointer files are replaced atomically (temp file + ``os.replace``). A crash
 therefore leaves the previous checkpoint and pointers intact. Loading checks that all files
-exist and match their hashes and raises :class:`CheckpointError` otherwise. Pickle-based files
+exist and match their hashes and raises :class:`CheckpointError` otherwise; given a root, a
+damaged ``latest`` falls back to the newest older complete checkpoint with a
+:class:`CheckpointWarning`, and leftover ``.tmp-*`` / ``.old-*`` folders of writers that died are
+removed (:func:`clean_temporary`). A run directory whose ``checkpoints/`` folder is the root
+may be passed for the root. Pickle-based files
 (``torch.save``, ``.pt``/``.pkl``) are refused. Tensors load on CPU, so GPU checkpoints load
 anywhere.
 """
@@ -28,6 +32,7 @@ import json
 import os
 import random
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,9 @@ from safetensors.torch import load_file, save_file
 __all__ = [
     "CHECKPOINT_FILES",
     "CheckpointError",
+    "CheckpointWarning",
     "capture_rng",
+    "clean_temporary",
     "decode_tree",
     "encode_tree",
     "load_weights",
@@ -60,6 +67,10 @@ _PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib"
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, partial, corrupt, or of an unsafe (pickle) format."""
+
+
+class CheckpointWarning(UserWarning):
+    """A damaged newest checkpoint was skipped for an older complete one."""
 
 
 # ---- nested structures <-> (flat tensor dict, JSON skeleton) ---------------------------------
@@ -234,6 +245,8 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
         )
     if (p / META_FILE).exists() or any((p / f).exists() for f in CHECKPOINT_FILES):
         return p
+    if read_pointer(p, "latest") is None and read_pointer(p / "checkpoints", "latest"):
+        p = p / "checkpoints"  # a run directory: its checkpoint root
     latest = read_pointer(p, "latest")
     if latest is None:
         raise CheckpointError(
@@ -252,13 +265,61 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"Checkpoint file {path} is corrupt or truncated: {e}") from e
 
 
+def clean_temporary(root: str | os.PathLike) -> list[Path]:
+    """Remove the ``.tmp-*`` / ``.old-*`` entries of ``root`` that no live writer of this
+    process owns (left by a writer killed mid-checkpoint); returns what was removed."""
+    root, removed = Path(root), []
+    if not root.is_dir():
+        return removed
+    for p in root.iterdir():
+        if p.name.startswith((".tmp-", ".old-")) and not p.name.endswith(f"-{os.getpid()}"):
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def _complete_checkpoints(root: Path) -> list[Path]:
+    """Checkpoint directories of ``root``, newest name first (names sort by position)."""
+    return sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
+                   and (d / META_FILE).is_file()), key=lambda d: d.name, reverse=True)
+
+
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
     """Read and verify a checkpoint. Returns ``(tensors per file, meta)``; all tensors on CPU.
 
+    ``path`` may be a checkpoint directory, a root (its ``latest``; if that is damaged, the
+    newest older complete checkpoint, with a :class:`CheckpointWarning`) or a run directory.
+
     Raises:
-        CheckpointError: missing/partial directory, hash mismatch, unreadable file, pickle.
+        CheckpointError: missing/partial directory, hash mismatch, unreadable file, pickle
+        (for a root: when no checkpoint of it is complete).
     """
-    d = resolve_checkpoint(path)
+    p = Path(path)
+    if p.is_dir() and not (p / META_FILE).exists() and not (p / "latest").is_file() \
+            and (p / "checkpoints" / "latest").is_file():
+        p = p / "checkpoints"
+    if not (p.is_dir() and (p / "latest").is_file()):
+        return _read_one(resolve_checkpoint(p))
+    clean_temporary(p)
+    try:
+        return _read_one(resolve_checkpoint(p))
+    except CheckpointError as first:
+        latest = read_pointer(p, "latest")
+        for d in _complete_checkpoints(p):
+            if d.name == latest:
+                continue
+            try:
+                out = _read_one(d)
+            except CheckpointError:
+                continue
+            warnings.warn(f"{p}: the latest checkpoint {latest!r} is damaged ({first}); "
+                          f"resuming from the previous complete one, {d.name!r}.",
+                          CheckpointWarning, stacklevel=2)
+            return out
+        raise
+
+
+def _read_one(d: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
     meta_path = d / META_FILE
     missing = [f for f in (*CHECKPOINT_FILES, META_FILE) if not (d / f).is_file()]
     if missing:

@@ -16,7 +16,26 @@ from .callbacks import Callback
 if TYPE_CHECKING:
     from .trainer import Trainer
 
-__all__ = ["EpochLogger", "ProgressBar", "format_metrics"]
+__all__ = ["EpochLogger", "ProgressBar", "epoch_label", "format_metrics"]
+
+# An epoch limit at least this large next to a time budget is a placeholder ("until the budget
+# ends"), not a total worth printing (the language model's "epoch 6/100000").
+_PLACEHOLDER_EPOCHS = 10_000
+
+
+def epoch_label(trainer: Trainer) -> str:
+    """``epoch 3/10``; with a time budget ``epoch 3/10, budget 60 s``, or ``epoch 3 (until the
+    60 s budget)`` when the epoch limit is only a placeholder. The budget is the trainer's or
+    a callback's ``budget`` (e.g. :class:`rnnkit.tasks.budget.ClockBudget`)."""
+    n, total = trainer.epoch + 1, trainer.config.epochs
+    callbacks = getattr(trainer.callbacks, "callbacks", [])
+    budget = trainer.config.time_budget or next(
+        (b for b in (getattr(c, "budget", None) for c in callbacks) if b), None)
+    if not budget:
+        return f"epoch {n}/{total}"
+    if total >= _PLACEHOLDER_EPOCHS:
+        return f"epoch {n} (until the {budget:g} s budget)"
+    return f"epoch {n}/{total}, budget {budget:g} s"
 
 
 def format_metrics(logs: dict[str, Any], skip: tuple[str, ...] = ()) -> dict[str, str]:
@@ -46,7 +65,7 @@ class ProgressBar(Callback):
 
         self.bar = tqdm(
             total=trainer.batches_per_epoch, initial=trainer.position[1],
-            desc=f"epoch {trainer.epoch + 1}/{trainer.config.epochs}", leave=True,
+            desc=epoch_label(trainer), leave=True,
             file=self.file or sys.stderr, dynamic_ncols=True,
         )
         self._t0, self._samples = time.perf_counter(), 0
@@ -88,6 +107,6 @@ class EpochLogger(Callback):
         if not trainer.is_main:
             return
         parts = " ".join(f"{k}={v}" for k, v in format_metrics(logs, ("epoch", "step")).items())
-        line = (f"epoch {trainer.epoch + 1}/{trainer.config.epochs} step {trainer.global_step} "
+        line = (f"{epoch_label(trainer)} step {trainer.global_step} "
                 f"{parts} {time.perf_counter() - self._t0:.1f}s")
         print(line, file=self.file or sys.stdout, flush=True)

@@ -442,4 +442,6 @@ class Trainer:
 
     def _restore(self, path: str | os.PathLike) -> None:
         restore_trainer_state(self, path)
+        if self.stop_reason.startswith("time budget"):  # a new session brings a new budget
+            self.should_stop, self.stop_reason = False, ""
         log.info("Trainer: resumed from %s at step %d.", self.last_checkpoint, self.global_step)
