@@ -100,3 +100,130 @@ def test_exact_engine_first_order_runs_engine_backward(monkeypatch):
     assert m.last_kernel == "engine" and not called
     torch.autograd.grad(m(x)[0].sum(), x, create_graph=True)
     assert called
+
+
+# -- the custom operators ---------------------------------------------------------------------
+
+OP_CELLS = {  # id -> (cell, ragged + reverse, recurrent dropout + zoneout)
+    "lstm-all": (lambda: rnnkit.LSTMCell(2, 3, proj_size=2, peephole=True, layer_norm=True),
+                 True, True),
+    "gru": (lambda: rnnkit.GRUCell(2, 3), False, False),
+    "gru-reset-before": (lambda: rnnkit.GRUCell(2, 3, reset_after=False), True, True),
+    "elman-relu": (lambda: rnnkit.ElmanCell(2, 3, nonlinearity="relu"), True, False),
+}
+
+
+@pytest.mark.parametrize("key", OP_CELLS, ids=OP_CELLS.keys())
+def test_opcheck_engine_direction(key):
+    from rnnkit.kernels.base import DirectionRun
+    from rnnkit.layers.regularization import recurrent_dropout_mask, zoneout_weights
+
+    make, ragged, masks = OP_CELLS[key]
+    torch.manual_seed(0)
+    cell = make().to(D)
+    B, T = 3, 4
+    x = torch.randn(B, T, 2, dtype=D, requires_grad=True)
+    state = tuple(torch.randn(B, s, dtype=D, requires_grad=True) for s in cell.state_sizes)
+    lengths = torch.tensor([4, 2, 3]) if ragged else None
+    m = recurrent_dropout_mask(0.3 if masks else 0.0, B, cell.output_size, x, True)
+    z = zoneout_weights(0.3 if masks else 0.0, T, B, tuple(cell.state_sizes), x, True)
+    run = DirectionRun(cell, x, state, lengths, ragged, m, z, True)
+    args = ops.op_args(run)
+    torch.library.opcheck(ops.engine_direction, args)
+    # the op equals the engine called directly, outputs and gradients
+    from rnnkit.kernels.engine.driver import run_engine
+    y1, s1 = ops.engine_op(run)
+    y2, s2 = run_engine(run)
+    torch.testing.assert_close(y1, y2)
+    ins = (x, *state, *cell.parameters())
+    g1 = torch.autograd.grad((y1 * y1).sum() + sum(s.sum() for s in s1), ins)
+    g2 = torch.autograd.grad((y2 * y2).sum() + sum(s.sum() for s in s2), ins)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b)
+    # and its double backward is exact (the reference twin)
+    assert torch.autograd.gradgradcheck(lambda *t: ops.engine_op(run)[0], (x,), eps=1e-6,
+                                        atol=1e-5)
+
+
+# -- torch.compile ----------------------------------------------------------------------------
+
+COMPILE = {  # id -> (layer factory, kernel, ragged); a few in the default suite, the rest slow
+    "lstm-peephole-ragged": (lambda: rnnkit.LSTM(3, 4, batch_first=True, peephole=True),
+                             "engine", True),
+    "gru": (lambda: rnnkit.GRU(3, 4, batch_first=True), "engine", False),
+    "rnn": (lambda: rnnkit.RNN(3, 4, batch_first=True), "engine", False),
+    "mingru": (lambda: rnnkit.MinGRU(3, 4, batch_first=True), "scan", True),
+}
+COMPILE_SLOW = {
+    "lstm": (lambda: rnnkit.LSTM(3, 4, batch_first=True), "torch", False),
+    "lstm-layernorm-proj": (lambda: rnnkit.LSTM(3, 4, batch_first=True, layer_norm=True,
+                                                proj_size=2), "engine", False),
+    "lstm-zoneout-recdrop": (lambda: rnnkit.LSTM(3, 4, batch_first=True, zoneout=0.2,
+                                                 recurrent_dropout=0.2).eval(), "engine", False),
+    "gru-reset-before-bi": (lambda: rnnkit.GRU(3, 4, batch_first=True, reset_after=False,
+                                               bidirectional=True), "engine", True),
+    "rnn-relu-stacked": (lambda: rnnkit.RNN(3, 4, num_layers=2, nonlinearity="relu",
+                                            batch_first=True), "engine", False),
+    "minlstm-bi": (lambda: rnnkit.MinLSTM(3, 4, batch_first=True, bidirectional=True),
+                   "scan", False),
+}
+
+
+class _Counting:
+    """A dynamo backend that counts the graphs it is given (1 == no graph break)."""
+
+    def __init__(self):
+        self.graphs = 0
+
+    def __call__(self, gm, example_inputs):
+        self.graphs += 1
+        from functorch.compile import make_boxed_func
+        from torch._dynamo.backends.common import aot_autograd
+
+        def boxed(g, _):
+            return make_boxed_func(g.forward)
+        return aot_autograd(fw_compiler=boxed, bw_compiler=boxed)(gm, example_inputs)
+
+
+def _check_compile(make, kernel, ragged, backend):
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    m = make()
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    lengths = torch.tensor([5, 3]) if ragged else None
+    y0, s0 = m(x, lengths=lengths)
+    assert m.last_kernel == kernel  # eager runs the native kernel (the one compile wraps)
+    g0 = torch.autograd.grad(y0.square().sum(), [x, *m.parameters()])
+    cm = torch.compile(m, fullgraph=True, backend=backend)
+    for T in (5, 7):  # a second length re-traces (or runs a dynamic graph) without breaks
+        xt = torch.randn(2, T, 3) if T != 5 else x
+        y1, s1 = cm(xt, lengths=lengths)
+    y1, s1 = cm(x, lengths=lengths)
+    g1 = torch.autograd.grad(y1.square().sum(), [x, *m.parameters()])
+    torch.testing.assert_close(y1, y0)
+    for a, b in zip(s1 if isinstance(s1, tuple) else (s1,), s0 if isinstance(s0, tuple) else (s0,)):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(g1, g0):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("key", COMPILE, ids=COMPILE.keys())
+def test_compile_fullgraph_equals_eager(key):
+    backend = _Counting()
+    _check_compile(*COMPILE[key], backend)
+    assert backend.graphs >= 1
+    explain = torch._dynamo.explain(COMPILE[key][0]())(torch.randn(2, 5, 3))
+    assert explain.graph_break_count == 0 and explain.graph_count == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", COMPILE_SLOW, ids=COMPILE_SLOW.keys())
+def test_compile_fullgraph_equals_eager_slow(key):
+    _check_compile(*COMPILE_SLOW[key], "inductor")
+    explain = torch._dynamo.explain(COMPILE_SLOW[key][0]())(torch.randn(2, 5, 3))
+    assert explain.graph_break_count == 0
+
+
+def test_compile_inductor_gru():
+    """The default backend (inductor) too: the GRU that used to kill the process."""
+    _check_compile(*COMPILE["gru"], "inductor")

@@ -15,7 +15,7 @@ PyTorch:
   recomputed on real tensors, then its own backward), or the reference loop when
   ``create_graph=True``.
 
-The op's schema is the engine's contract: ``cell`` is a JSON record of the cell class and the
+The op's schema is the engine's contract: ``cell`` is a record (``cell_spec``) of the cell class and the
 constructor options the engine implements for it (``cell_spec``); the parameters travel as a
 list of tensors named in that record. An exported program therefore needs only rnnkit
 imported to run.
@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import json
 
 import torch
 from torch import Tensor
@@ -38,8 +37,10 @@ from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.kernels.base import DirectionRun
 from rnnkit.kernels.reference import run_reference
+from rnnkit.kernels.torch_fused import autograd_inside_op, graph_kept
 
-__all__ = ["bind_cell", "cell_spec", "cell_tensors", "engine_op", "exact_engine"]
+__all__ = ["bind_cell", "cell_spec", "cell_tensors", "engine_direction",
+           "engine_direction_backward", "engine_op", "exact_engine", "op_args"]
 
 # The cell classes the engine implements and the constructor options it reads from each
 # (anything else about a cell is its parameters). A cell option not listed here is not
@@ -88,19 +89,28 @@ def bind_cell(cell, tensors: dict[str, Tensor]):
 
 
 def cell_spec(cell, names) -> str:
-    """The JSON record of ``cell`` the op carries: class, engine options, parameter names."""
+    """The record of ``cell`` the op carries: class, engine options, parameter names, e.g.
+    ``"LSTMCell|input_size=8,hidden_size=16,proj_size=0,peephole=True,layer_norm=False|
+    weight_ih,weight_hh,bias_ih,bias_hh,weight_ph"`` (plain string formatting, which dynamo
+    folds to a constant)."""
     cls = parametrize.type_before_parametrizations(cell)
     base = next(b for b in _OPTIONS if issubclass(cls, b))
-    opts = {k: getattr(cell, k) for k in _OPTIONS[base]}
-    return json.dumps({"cls": base.__name__, "options": opts, "params": list(names)})
+    opts = ",".join(f"{k}={getattr(cell, k)}" for k in _OPTIONS[base])
+    return f"{base.__name__}|{opts}|{','.join(names)}"
+
+
+def _value(text: str):
+    if text in ("True", "False"):
+        return text == "True"
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 @functools.lru_cache(maxsize=256)
 def _template(spec: str):
     """A parameterless cell (on the meta device) built from a spec: the op's proxies copy it."""
-    d = json.loads(spec)
-    cls = _CLASSES[d["cls"]]
-    return cls(**d["options"], device="meta"), tuple(d["params"])
+    cls, opts, names = spec.split("|")
+    kwargs = {k: _value(v) for k, v in (kv.split("=") for kv in opts.split(","))}
+    return _CLASSES[cls](**kwargs, device="meta"), tuple(names.split(",")) if names else ()
 
 
 def _cell_from(spec: str, params) -> object:
@@ -158,7 +168,6 @@ class _Exact(torch.autograd.Function):
 
 
 def _keep_graph() -> bool:
-    from rnnkit.kernels.torch_fused import graph_kept
     return torch.is_grad_enabled() or graph_kept()
 
 
@@ -207,7 +216,20 @@ def engine_direction(x: Tensor, state: list[Tensor], params: list[Tensor],
     run = _op_run(x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse, training)
     with torch.no_grad():
         y, st = _run_engine_real(run)
-    return [y.contiguous(), *(s.contiguous() for s in st)]
+    return _unaliased([y.contiguous(), *(s.contiguous() for s in st)],
+                      (x, *state, *params, lengths, rec_mask))
+
+
+def _unaliased(outs: list[Tensor], ins) -> list[Tensor]:
+    """A custom op's outputs may not alias its inputs or each other: copy those that do (a
+    passed-through gradient, say)."""
+    seen = {t.untyped_storage().data_ptr() for t in ins if isinstance(t, Tensor)}
+    res = []
+    for t in outs:
+        p = t.untyped_storage().data_ptr()
+        res.append(t.clone() if p in seen else t)
+        seen.add(p)
+    return res
 
 
 @engine_direction.register_fake
@@ -229,10 +251,11 @@ def engine_direction_backward(grads: list[Tensor], x: Tensor, state: list[Tensor
     n = len(state)
     run = _op_run(leaves[0], leaves[1 : 1 + n], leaves[1 + n :], lengths, rec_mask, zo_masks,
                   zo_p, cell, reverse, training)
-    with torch.enable_grad():
+    with autograd_inside_op():
         y, st = _run_engine_real(run)
         got = torch.autograd.grad((y, *st), leaves, grads, allow_unused=True)
-    return [torch.zeros_like(t) if g is None else g.contiguous() for t, g in zip(leaves, got)]
+    got = [torch.zeros_like(t) if g is None else g.contiguous() for t, g in zip(leaves, got)]
+    return _unaliased(got, (*grads, x, *state, *params))
 
 
 @engine_direction_backward.register_fake
@@ -282,19 +305,27 @@ def _backward(ctx, grads):
         grads = [x.new_zeros(sh) if g is None else g for sh, g in zip(shapes, grads)]
         got = engine_direction_backward(list(grads), x, list(state), list(params), lengths,
                                         rec_mask, zo_masks, zo_p, cell, reverse, training)
-    return (got[0], list(got[1 : 1 + n]), list(got[1 + n :]), None, None, None, None, None,
+    # a list argument gets a list of Nones when it is a list of tensors (an empty one too),
+    # else one None (torch.library's structure rule for backward results)
+    zo_m = [None] * ctx.n_zo if all(ctx.has[2]) else None
+    zo_f = [] if not zo_p else None
+    return (got[0], list(got[1 : 1 + n]), list(got[1 + n :]), None, None, zo_m, zo_f, None,
             None, None)
 
 
 engine_direction.register_autograd(_backward, setup_context=_setup)
 
 
+def op_args(run: DirectionRun) -> tuple:
+    """The arguments of ``rnnkit::engine_direction`` for ``run``."""
+    tensors = cell_tensors(run.cell)
+    zo_masks, zo_p = _zoneout_args(run.zoneout)
+    return (run.x, list(run.state), list(tensors.values()), run.lengths, run.rec_mask,
+            zo_masks, zo_p, cell_spec(run.cell, tuple(tensors)), bool(run.reverse),
+            bool(run.training))
+
+
 def engine_op(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run ``run`` on the engine through ``rnnkit::engine_direction`` (one op in a graph)."""
-    tensors = cell_tensors(run.cell)
-    spec = cell_spec(run.cell, tuple(tensors))
-    zo_masks, zo_p = _zoneout_args(run.zoneout)
-    outs = engine_direction(run.x, list(run.state), list(tensors.values()), run.lengths,
-                            run.rec_mask, zo_masks, zo_p, spec, bool(run.reverse),
-                            bool(run.training))
+    outs = engine_direction(*op_args(run))
     return outs[0], tuple(outs[1:])

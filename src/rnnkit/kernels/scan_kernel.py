@@ -23,6 +23,7 @@ from rnnkit.functional.masking import reverse_padded
 from rnnkit.functional.scan import linear_scan, log_scan
 from rnnkit.kernels import min_native
 from rnnkit.kernels.base import DirectionRun, Kernel
+from rnnkit.kernels.torch_fused import tracing, transform_active
 
 __all__ = ["SCAN", "run_scan"]
 
@@ -32,7 +33,7 @@ def _why_not(run: DirectionRun) -> str | None:
         return (f"the scan kernel runs min-cells only (MinGRUCell, MinLSTMCell: recurrence "
                 f"linear in h), got {type(run.cell).__name__}; impl='parallel' runs classic "
                 f"cells by Newton iterations.")
-    return None
+    return transform_active(run.x, *run.state, *run.cell.parameters())
 
 
 def _zoneout_weights(zoneout, dtype: torch.dtype) -> Tensor | float | None:
@@ -61,7 +62,8 @@ def _native_kind(run: DirectionRun, d) -> str | None:
             or type(cell).project_input is not MinRNNCell.project_input
             or any(t is not None and t.dtype != x.dtype
                    for t in (cell.weight_ih, cell.bias_ih, run.state[0]))
-            or not min_native.available(x)):
+            or tracing() or not min_native.available(x)):
+        # (torch.compile / export trace the pure-PyTorch scan: no ctypes call on fake tensors)
         return None
     return kind
 

@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from rnnkit.kernels.base import Kernel
 
 __all__ = ["TORCH", "FastLinear", "StepGemm", "graph_kept", "linear", "mm_nt", "mm_tn",
-           "torch_fused_available", "tracing", "transform_active"]
+           "autograd_inside_op", "torch_fused_available", "tracing", "transform_active"]
 
 _OPS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
 _PER_CELL = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
@@ -36,6 +36,29 @@ def torch_fused_available() -> str | None:
     if vf is None or not all(hasattr(vf, op) for op in _OPS.values()):
         return "this torch build has no torch._VF recurrent ops."
     return None
+
+
+def autograd_inside_op():
+    """A context in which autograd records again, inside a custom operator's implementation
+    (the dispatcher excludes the autograd keys there): ``rnnkit::engine_direction_backward``
+    differentiates the engine's recomputed forward with it. Enables grad mode too."""
+    C = torch._C
+    exclude = C._dispatch_tls_local_exclude_set().remove(C.DispatchKey.AutogradFunctionality)
+    guard = C._ForceDispatchKeyGuard(C._dispatch_tls_local_include_set(), exclude)
+    return _Both(guard, torch.enable_grad())
+
+
+class _Both:
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def __enter__(self):
+        self.a.__enter__()
+        self.b.__enter__()
+
+    def __exit__(self, *exc):
+        self.b.__exit__(*exc)
+        self.a.__exit__(*exc)
 
 
 def tracing() -> bool:
