@@ -15,7 +15,7 @@ PyTorch:
   recomputed on real tensors, then its own backward), or the reference loop when
   ``create_graph=True``.
 
-The op's schema is the engine's contract: ``cell`` is a record (``cell_spec``) of the cell class and the
+The op's schema is the engine's contract: ``cell`` is a record of the cell class and the
 constructor options the engine implements for it (``cell_spec``); the parameters travel as a
 list of tensors named in that record. An exported program therefore needs only rnnkit
 imported to run.

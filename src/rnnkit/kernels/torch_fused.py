@@ -20,8 +20,19 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.kernels.base import Kernel
 
-__all__ = ["TORCH", "FastLinear", "StepGemm", "graph_kept", "linear", "mm_nt", "mm_tn",
-           "autograd_inside_op", "torch_fused_available", "tracing", "transform_active"]
+__all__ = [
+    "TORCH",
+    "FastLinear",
+    "StepGemm",
+    "autograd_inside_op",
+    "graph_kept",
+    "linear",
+    "mm_nt",
+    "mm_tn",
+    "torch_fused_available",
+    "tracing",
+    "transform_active",
+]
 
 _OPS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
 _PER_CELL = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
