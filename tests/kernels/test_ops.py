@@ -110,11 +110,14 @@ OP_CELLS = {  # id -> (cell, ragged + reverse, recurrent dropout + zoneout)
     "gru": (lambda: rnnkit.GRUCell(2, 3), False, False),
     "gru-reset-before": (lambda: rnnkit.GRUCell(2, 3, reset_after=False), True, True),
     "elman-relu": (lambda: rnnkit.ElmanCell(2, 3, nonlinearity="relu"), True, False),
+    "elman-nobias": (lambda: rnnkit.ElmanCell(2, 3, bias=False), False, False),
+    "mingru": (lambda: rnnkit.MinGRUCell(2, 3), True, False),
+    "minlstm-nobias": (lambda: rnnkit.MinLSTMCell(2, 3, bias=False), False, False),
 }
 
 
 @pytest.mark.parametrize("key", OP_CELLS, ids=OP_CELLS.keys())
-def test_opcheck_engine_direction(key):
+def test_opcheck_direction(key):
     from rnnkit.kernels.base import DirectionRun
     from rnnkit.layers.regularization import recurrent_dropout_mask, zoneout_weights
 
@@ -128,12 +131,13 @@ def test_opcheck_engine_direction(key):
     m = recurrent_dropout_mask(0.3 if masks else 0.0, B, cell.output_size, x, True)
     z = zoneout_weights(0.3 if masks else 0.0, T, B, tuple(cell.state_sizes), x, True)
     run = DirectionRun(cell, x, state, lengths, ragged, m, z, True)
-    args = ops.op_args(run)
-    torch.library.opcheck(ops.engine_direction, args)
-    # the op equals the engine called directly, outputs and gradients
+    kernel = "scan" if key.startswith("min") else "engine"
+    torch.library.opcheck(ops.direction, ops.op_args(run, kernel))
+    # the op equals the kernel called directly, outputs and gradients
     from rnnkit.kernels.engine.driver import run_engine
-    y1, s1 = ops.engine_op(run)
-    y2, s2 = run_engine(run)
+    from rnnkit.kernels.scan_kernel import run_scan
+    y1, s1 = ops.direction_op(run, kernel)
+    y2, s2 = (run_scan if kernel == "scan" else run_engine)(run)
     torch.testing.assert_close(y1, y2)
     ins = (x, *state, *cell.parameters())
     g1 = torch.autograd.grad((y1 * y1).sum() + sum(s.sum() for s in s1), ins)
@@ -141,8 +145,8 @@ def test_opcheck_engine_direction(key):
     for a, b in zip(g1, g2):
         torch.testing.assert_close(a, b)
     # and its double backward is exact (the reference twin)
-    assert torch.autograd.gradgradcheck(lambda *t: ops.engine_op(run)[0], (x,), eps=1e-6,
-                                        atol=1e-5)
+    assert torch.autograd.gradgradcheck(lambda *t: ops.direction_op(run, kernel)[0], (x,),
+                                        eps=1e-6, atol=1e-5)
 
 
 # -- torch.compile ----------------------------------------------------------------------------

@@ -8,10 +8,10 @@ PyTorch:
   (``create_graph=True``): then the direction is recomputed on the reference loop (pure torch
   ops, autograd through every step) and *that* is differentiated, so gradient penalties,
   Hessian-vector products and ``gradgradcheck`` get exact numbers.
-* ``rnnkit::engine_direction`` (a ``torch.library`` custom operator), used while
+* ``rnnkit::direction`` (a ``torch.library`` custom operator), used while
   ``torch.compile`` / ``torch.export`` trace: dynamo and export see one opaque op per
   direction with a fake (shape-only) implementation, and never call C with fake tensors. Its
-  autograd formula is the op ``rnnkit::engine_direction_backward`` (the engine's forward
+  autograd formula is the op ``rnnkit::direction_backward`` (the engine's forward
   recomputed on real tensors, then its own backward), or the reference loop when
   ``create_graph=True``.
 
@@ -21,7 +21,7 @@ list of tensors named in that record. An exported program therefore needs only r
 imported to run.
 
 Example:
-    >>> y, (h,) = engine_op(run)  # same result as ENGINE.run(run), one node in a graph
+    >>> y, (h,) = direction_op(run, "engine")  # = ENGINE.run(run), one node in a graph
 """
 
 from __future__ import annotations
@@ -35,12 +35,14 @@ from torch.nn.utils import parametrize
 from rnnkit.cells.elman import ElmanCell
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.mingru import MinGRUCell
+from rnnkit.cells.minlstm import MinLSTMCell
 from rnnkit.kernels.base import DirectionRun
 from rnnkit.kernels.reference import run_reference
 from rnnkit.kernels.torch_fused import autograd_inside_op, graph_kept
 
-__all__ = ["bind_cell", "cell_spec", "cell_tensors", "engine_direction",
-           "engine_direction_backward", "engine_op", "exact_engine", "op_args"]
+__all__ = ["bind_cell", "cell_spec", "cell_tensors", "direction", "direction_backward",
+           "direction_op", "exact_engine", "op_args"]
 
 # The cell classes the engine implements and the constructor options it reads from each
 # (anything else about a cell is its parameters). A cell option not listed here is not
@@ -49,6 +51,8 @@ _OPTIONS = {
     LSTMCell: ("input_size", "hidden_size", "proj_size", "peephole", "layer_norm"),
     GRUCell: ("input_size", "hidden_size", "reset_after", "layer_norm"),
     ElmanCell: ("input_size", "hidden_size", "nonlinearity"),
+    MinGRUCell: ("input_size", "hidden_size", "scan_space"),
+    MinLSTMCell: ("input_size", "hidden_size", "scan_space"),
 }
 _CLASSES = {cls.__name__: cls for cls in _OPTIONS}
 
@@ -96,6 +100,7 @@ def cell_spec(cell, names) -> str:
     cls = parametrize.type_before_parametrizations(cell)
     base = next(b for b in _OPTIONS if issubclass(cls, b))
     opts = ",".join(f"{k}={getattr(cell, k)}" for k in _OPTIONS[base])
+    opts += f",bias={getattr(cell, 'bias_ih', None) is not None}"
     return f"{base.__name__}|{opts}|{','.join(names)}"
 
 
@@ -202,20 +207,27 @@ def _op_run(x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse, 
                         _zoneout_of(zo_masks, zo_p), training)
 
 
-def _run_engine_real(run: DirectionRun):
-    from rnnkit.kernels.engine.driver import engine_fast  # (driver imports this module)
-    return engine_fast(run)
+def _run_real(kernel: str, run: DirectionRun):
+    """Run ``run`` on the named kernel's real (non-tracing) implementation."""
+    if kernel == "engine":
+        from rnnkit.kernels.engine.driver import engine_fast  # (driver imports this module)
+        return engine_fast(run)
+    if kernel == "scan":
+        from rnnkit.kernels.scan_kernel import scan_fast  # (scan_kernel imports this module)
+        return scan_fast(run)
+    raise ValueError(f"rnnkit::direction: expected kernel 'engine' or 'scan', got {kernel!r}.")
 
 
-@torch.library.custom_op("rnnkit::engine_direction", mutates_args=())
-def engine_direction(x: Tensor, state: list[Tensor], params: list[Tensor],
+@torch.library.custom_op("rnnkit::direction", mutates_args=())
+def direction(x: Tensor, state: list[Tensor], params: list[Tensor],
                      lengths: Tensor | None, rec_mask: Tensor | None,
                      zo_masks: list[Tensor | None], zo_p: list[float], cell: str,
-                     reverse: bool, training: bool) -> list[Tensor]:
-    """One direction of one layer on the engine: returns ``[y (B, T, P), *state_T]``."""
+                     reverse: bool, training: bool, kernel: str) -> list[Tensor]:
+    """One direction of one layer on ``kernel`` (the engine, or the min-cells' scan):
+    returns ``[y (B, T, P), *state_T]``."""
     run = _op_run(x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse, training)
     with torch.no_grad():
-        y, st = _run_engine_real(run)
+        y, st = _run_real(kernel, run)
     return _unaliased([y.contiguous(), *(s.contiguous() for s in st)],
                       (x, *state, *params, lengths, rec_mask))
 
@@ -232,43 +244,44 @@ def _unaliased(outs: list[Tensor], ins) -> list[Tensor]:
     return res
 
 
-@engine_direction.register_fake
-def _(x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse, training):
+@direction.register_fake
+def _(x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse, training, kernel):
     template, _ = _template(cell)
     B, T = x.shape[0], x.shape[1]
     return [x.new_empty(B, T, template.output_size), *(s.new_empty(s.shape) for s in state)]
 
 
-@torch.library.custom_op("rnnkit::engine_direction_backward", mutates_args=())
-def engine_direction_backward(grads: list[Tensor], x: Tensor, state: list[Tensor],
+@torch.library.custom_op("rnnkit::direction_backward", mutates_args=())
+def direction_backward(grads: list[Tensor], x: Tensor, state: list[Tensor],
                               params: list[Tensor], lengths: Tensor | None,
                               rec_mask: Tensor | None, zo_masks: list[Tensor | None],
                               zo_p: list[float], cell: str, reverse: bool,
-                              training: bool) -> list[Tensor]:
-    """Gradients ``[dx, *d state, *d params]`` of ``engine_direction``: the engine's forward
+                              training: bool, kernel: str) -> list[Tensor]:
+    """Gradients ``[dx, *d state, *d params]`` of ``direction``: the engine's forward
     recomputed on real tensors, then its hand-written backward."""
     leaves = [t.detach().requires_grad_(True) for t in (x, *state, *params)]
     n = len(state)
     run = _op_run(leaves[0], leaves[1 : 1 + n], leaves[1 + n :], lengths, rec_mask, zo_masks,
                   zo_p, cell, reverse, training)
     with autograd_inside_op():
-        y, st = _run_engine_real(run)
+        y, st = _run_real(kernel, run)
         got = torch.autograd.grad((y, *st), leaves, grads, allow_unused=True)
     got = [torch.zeros_like(t) if g is None else g.contiguous() for t, g in zip(leaves, got)]
     return _unaliased(got, (*grads, x, *state, *params))
 
 
-@engine_direction_backward.register_fake
-def _(grads, x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse, training):
+@direction_backward.register_fake
+def _(grads, x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse, training,
+      kernel):
     return [t.new_empty(t.shape) for t in (x, *state, *params)]
 
 
 def _setup(ctx, inputs, output):
-    x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse, training = inputs
+    x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse, training, kernel = inputs
     ctx.n_state, ctx.n_params = len(state), len(params)
     ctx.n_zo = len(zo_masks)
     ctx.has = (lengths is not None, rec_mask is not None, [m is not None for m in zo_masks])
-    ctx.consts = (zo_p, cell, reverse, training)
+    ctx.consts = (zo_p, cell, reverse, training, kernel)
     opt = [t for t in (lengths, rec_mask, *zo_masks) if t is not None]
     ctx.save_for_backward(x, *state, *params, *opt)
 
@@ -287,7 +300,7 @@ def _unpack(ctx):
 
 def _backward(ctx, grads):
     x, state, params, lengths, rec_mask, zo_masks = _unpack(ctx)
-    zo_p, cell, reverse, training = ctx.consts
+    zo_p, cell, reverse, training, kernel = ctx.consts
     n = ctx.n_state
     if torch.is_grad_enabled():  # create_graph=True: the reference loop, differentiated
         run = _op_run(x, state, params, lengths, rec_mask, zo_masks, zo_p, cell, reverse,
@@ -303,29 +316,30 @@ def _backward(ctx, grads):
         B, T = x.shape[0], x.shape[1]
         shapes = [(B, T, _template(cell)[0].output_size), *(s.shape for s in state)]
         grads = [x.new_zeros(sh) if g is None else g for sh, g in zip(shapes, grads)]
-        got = engine_direction_backward(list(grads), x, list(state), list(params), lengths,
-                                        rec_mask, zo_masks, zo_p, cell, reverse, training)
+        got = direction_backward(list(grads), x, list(state), list(params), lengths,
+                                        rec_mask, zo_masks, zo_p, cell, reverse, training,
+                                        kernel)
     # a list argument gets a list of Nones when it is a list of tensors (an empty one too),
     # else one None (torch.library's structure rule for backward results)
     zo_m = [None] * ctx.n_zo if all(ctx.has[2]) else None
     zo_f = [] if not zo_p else None
     return (got[0], list(got[1 : 1 + n]), list(got[1 + n :]), None, None, zo_m, zo_f, None,
-            None, None)
+            None, None, None)
 
 
-engine_direction.register_autograd(_backward, setup_context=_setup)
+direction.register_autograd(_backward, setup_context=_setup)
 
 
-def op_args(run: DirectionRun) -> tuple:
-    """The arguments of ``rnnkit::engine_direction`` for ``run``."""
+def op_args(run: DirectionRun, kernel: str = "engine") -> tuple:
+    """The arguments of ``rnnkit::direction`` for ``run`` on ``kernel`` ('engine', 'scan')."""
     tensors = cell_tensors(run.cell)
     zo_masks, zo_p = _zoneout_args(run.zoneout)
     return (run.x, list(run.state), list(tensors.values()), run.lengths, run.rec_mask,
             zo_masks, zo_p, cell_spec(run.cell, tuple(tensors)), bool(run.reverse),
-            bool(run.training))
+            bool(run.training), kernel)
 
 
-def engine_op(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run ``run`` on the engine through ``rnnkit::engine_direction`` (one op in a graph)."""
-    outs = engine_direction(*op_args(run))
+def direction_op(run: DirectionRun, kernel: str = "engine") -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run ``run`` on ``kernel`` through ``rnnkit::direction`` (one op in a graph)."""
+    outs = direction(*op_args(run, kernel))
     return outs[0], tuple(outs[1:])

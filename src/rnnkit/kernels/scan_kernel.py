@@ -25,7 +25,7 @@ from rnnkit.kernels import min_native
 from rnnkit.kernels.base import DirectionRun, Kernel
 from rnnkit.kernels.torch_fused import tracing, transform_active
 
-__all__ = ["SCAN", "run_scan"]
+__all__ = ["SCAN", "run_scan", "scan_fast"]
 
 
 def _why_not(run: DirectionRun) -> str | None:
@@ -62,14 +62,24 @@ def _native_kind(run: DirectionRun, d) -> str | None:
             or type(cell).project_input is not MinRNNCell.project_input
             or any(t is not None and t.dtype != x.dtype
                    for t in (cell.weight_ih, cell.bias_ih, run.state[0]))
-            or tracing() or not min_native.available(x)):
-        # (torch.compile / export trace the pure-PyTorch scan: no ctypes call on fake tensors)
+            or not min_native.available(x)):
         return None
     return kind
 
 
 def run_scan(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run a min-cell over time with the parallel scan; returns (y (B, T, H), (h_T,))."""
+    """Run a min-cell over time with the parallel scan; returns (y (B, T, H), (h_T,)).
+
+    While torch.compile / torch.export trace, as the custom operator ``rnnkit::direction``
+    (``kernels.ops``): one node whatever T, so a dynamic time axis stays dynamic."""
+    if tracing():
+        from rnnkit.kernels import ops  # (ops imports this module lazily too)
+        return ops.direction_op(run, "scan")
+    return scan_fast(run)
+
+
+def scan_fast(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """``run_scan`` on real tensors: the native C loop where it applies, else the torch scan."""
     cell = run.cell
     d = _zoneout_weights(run.zoneout, run.x.dtype)
     kind = _native_kind(run, d)

@@ -51,7 +51,7 @@ def torch_fused_available() -> str | None:
 
 def autograd_inside_op():
     """A context in which autograd records again, inside a custom operator's implementation
-    (the dispatcher excludes the autograd keys there): ``rnnkit::engine_direction_backward``
+    (the dispatcher excludes the autograd keys there): ``rnnkit::direction_backward``
     differentiates the engine's recomputed forward with it. Enables grad mode too."""
     C = torch._C
     exclude = C._dispatch_tls_local_exclude_set().remove(C.DispatchKey.AutogradFunctionality)
@@ -101,7 +101,7 @@ def _why_not(run) -> str | None:
     m = run.module
     if tracing():
         return ("torch.compile / torch.export is tracing: each direction runs as the engine's "
-                "custom operator instead (rnnkit::engine_direction).")
+                "custom operator instead (rnnkit::direction).")
     why = transform_active(run.x, *run.hx, *m.parameters())
     if why:
         return why

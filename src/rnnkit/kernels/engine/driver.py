@@ -150,10 +150,10 @@ def run_engine(run: DirectionRun):
     """Run ``run`` on the engine; returns (y (B, T, P), state).
 
     While torch.compile / torch.export trace, as the custom operator
-    ``rnnkit::engine_direction`` (``kernels.ops``); when a gradient is wanted, inside one
+    ``rnnkit::direction`` (``kernels.ops``); when a gradient is wanted, inside one
     autograd node whose double backward is exact (``ops.exact_engine``); else directly."""
     if tracing():
-        return ops.engine_op(run)
+        return ops.direction_op(run, "engine")
     if needs_grad(run.x, *run.state, *run.cell.parameters()):
         return ops.exact_engine(run, engine_fast)
     return engine_fast(run)
