@@ -79,11 +79,17 @@ def tracing() -> bool:
 
 
 def transform_active(*tensors) -> str | None:
-    """Why native kernels cannot run under the current autograd transform, or None.
+    """Why native kernels cannot run under the current transform, or None.
+
+    ``torch.onnx.export(..., dynamo=True)``: ONNX has no ``rnnkit::direction``, so the
+    exported graph is the reference loop's decomposition (pure torch ops, unrolled over T).
 
     A ``torch.func`` transform (grad, vjp, jacrev, vmap, jvp, ...) wraps tensors the C loops
     cannot read, and a forward-mode dual tensor (``torch.autograd.forward_ad``) has a tangent
     the engine would drop; the pure-torch reference loop composes with both."""
+    if torch.onnx.is_in_onnx_export():
+        return ("torch.onnx.export is running: the reference loop's decomposition (pure torch "
+                "ops, unrolled over the traced T) is exported.")
     if tracing():
         return None
     if torch._C._are_functorch_transforms_active():
@@ -99,12 +105,12 @@ def transform_active(*tensors) -> str | None:
 
 def _why_not(run) -> str | None:
     m = run.module
-    if tracing():
-        return ("torch.compile / torch.export is tracing: each direction runs as the engine's "
-                "custom operator instead (rnnkit::direction).")
     why = transform_active(run.x, *run.hx, *m.parameters())
     if why:
         return why
+    if tracing():
+        return ("torch.compile / torch.export is tracing: each direction runs as the engine's "
+                "custom operator instead (rnnkit::direction).")
     if m.mode not in _OPS:
         return f"mode {m.mode!r} has no fused torch op."
     why = torch_fused_available()
