@@ -59,6 +59,13 @@ def test_onnx_matches_eager(kind, bi, T, B, h0, ragged):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", FACTORIES)
 @pytest.mark.parametrize("bi", [False, True], ids=["uni", "bi"])
-@pytest.mark.parametrize("T,B", [(1, 1), (2, 3), (17, 1), (128, 3)])
+@pytest.mark.parametrize("T,B", [(1, 1), (2, 3), (17, 1)])
 def test_onnx_matches_eager_slow(kind, bi, T, B):
     _check(kind, bi, T, B, h0=B > 1, ragged=B > 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_onnx_matches_eager_long(kind):
+    """T=128 unrolled: minutes per export (bi GRU B=3: 467 s on a loaded 2-core machine)."""
+    _check(kind, False, 128, 3, h0=True, ragged=True)
