@@ -23,8 +23,9 @@ from rnnkit.functional.masking import reverse_padded
 from rnnkit.functional.scan import linear_scan, log_scan
 from rnnkit.kernels import min_native
 from rnnkit.kernels.base import DirectionRun, Kernel
+from rnnkit.kernels.torch_fused import tracing, transform_active
 
-__all__ = ["SCAN", "run_scan"]
+__all__ = ["SCAN", "run_scan", "scan_fast"]
 
 
 def _why_not(run: DirectionRun) -> str | None:
@@ -32,7 +33,7 @@ def _why_not(run: DirectionRun) -> str | None:
         return (f"the scan kernel runs min-cells only (MinGRUCell, MinLSTMCell: recurrence "
                 f"linear in h), got {type(run.cell).__name__}; impl='parallel' runs classic "
                 f"cells by Newton iterations.")
-    return None
+    return transform_active(run.x, *run.state, *run.cell.parameters())
 
 
 def _zoneout_weights(zoneout, dtype: torch.dtype) -> Tensor | float | None:
@@ -67,7 +68,18 @@ def _native_kind(run: DirectionRun, d) -> str | None:
 
 
 def run_scan(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run a min-cell over time with the parallel scan; returns (y (B, T, H), (h_T,))."""
+    """Run a min-cell over time with the parallel scan; returns (y (B, T, H), (h_T,)).
+
+    While torch.compile / torch.export trace, as the custom operator ``rnnkit::direction``
+    (``kernels.ops``): one node whatever T, so a dynamic time axis stays dynamic."""
+    if tracing():
+        from rnnkit.kernels import ops  # (ops imports this module lazily too)
+        return ops.direction_op(run, "scan")
+    return scan_fast(run)
+
+
+def scan_fast(run: DirectionRun) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """``run_scan`` on real tensors: the native C loop where it applies, else the torch scan."""
     cell = run.cell
     d = _zoneout_weights(run.zoneout, run.x.dtype)
     kind = _native_kind(run, d)

@@ -20,8 +20,20 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.kernels.base import Kernel
 
-__all__ = ["TORCH", "FastLinear", "StepGemm", "cpu_bf16_native", "graph_kept", "linear", "mm_nt",
-           "mm_tn", "torch_fused_available"]
+__all__ = [
+    "TORCH",
+    "FastLinear",
+    "StepGemm",
+    "autograd_inside_op",
+    "cpu_bf16_native",
+    "graph_kept",
+    "linear",
+    "mm_nt",
+    "mm_tn",
+    "torch_fused_available",
+    "tracing",
+    "transform_active",
+]
 
 _OPS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
 _PER_CELL = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
@@ -38,8 +50,68 @@ def torch_fused_available() -> str | None:
     return None
 
 
+def autograd_inside_op():
+    """A context in which autograd records again, inside a custom operator's implementation
+    (the dispatcher excludes the autograd keys there): ``rnnkit::direction_backward``
+    differentiates the engine's recomputed forward with it. Enables grad mode too."""
+    C = torch._C
+    exclude = C._dispatch_tls_local_exclude_set().remove(C.DispatchKey.AutogradFunctionality)
+    guard = C._ForceDispatchKeyGuard(C._dispatch_tls_local_include_set(), exclude)
+    return _Both(guard, torch.enable_grad())
+
+
+class _Both:
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def __enter__(self):
+        self.a.__enter__()
+        self.b.__enter__()
+
+    def __exit__(self, *exc):
+        self.b.__exit__(*exc)
+        self.a.__exit__(*exc)
+
+
+def tracing() -> bool:
+    """True while torch.compile (dynamo) or torch.export traces: native kernels must then run
+    as custom operators (``kernels.ops``), never on fake tensors."""
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
+
+
+def transform_active(*tensors) -> str | None:
+    """Why native kernels cannot run under the current transform, or None.
+
+    ``torch.onnx.export(..., dynamo=True)``: ONNX has no ``rnnkit::direction``, so the
+    exported graph is the reference loop's decomposition (pure torch ops, unrolled over T).
+
+    A ``torch.func`` transform (grad, vjp, jacrev, vmap, jvp, ...) wraps tensors the C loops
+    cannot read, and a forward-mode dual tensor (``torch.autograd.forward_ad``) has a tangent
+    the engine would drop; the pure-torch reference loop composes with both."""
+    if torch.onnx.is_in_onnx_export():
+        return ("torch.onnx.export is running: the reference loop's decomposition (pure torch "
+                "ops, unrolled over the traced T) is exported.")
+    if tracing():
+        return None
+    if torch._C._are_functorch_transforms_active():
+        return ("a torch.func transform (grad / vjp / jacrev / vmap / jvp) is active; the "
+                "reference loop (pure torch ops) runs under it.")
+    fa = torch.autograd.forward_ad
+    if getattr(fa, "_current_level", 0) < 0:  # no dual_level context: no dual tensor exists
+        return None
+    if any(isinstance(t, Tensor) and fa.unpack_dual(t).tangent is not None for t in tensors):
+        return "an input is a forward-mode AD dual tensor; the reference loop runs for it."
+    return None
+
+
 def _why_not(run) -> str | None:
     m = run.module
+    why = transform_active(run.x, *run.hx, *m.parameters())
+    if why:
+        return why
+    if tracing():
+        return ("torch.compile / torch.export is tracing: each direction runs as the engine's "
+                "custom operator instead (rnnkit::direction).")
     if m.mode not in _OPS:
         return f"mode {m.mode!r} has no fused torch op."
     why = torch_fused_available()

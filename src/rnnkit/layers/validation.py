@@ -43,6 +43,10 @@ def check_lengths(where: str, lengths, batch: int, steps: int, device: torch.dev
     if lengths.dim() != 1 or lengths.shape[0] != batch:
         raise ValueError(f"{where}: expected lengths of shape ({batch},) (one per sequence), got "
                          f"{tuple(lengths.shape)}.")
+    if torch.compiler.is_compiling():  # values unknown while tracing: asserted at run time
+        torch._check(lengths.min().item() >= 1, lambda: f"{where}: lengths must be >= 1.")
+        torch._check(lengths.max().item() <= steps, lambda: f"{where}: lengths must be <= T.")
+        return lengths.to(device=device, dtype=torch.long)
     lo, hi = int(lengths.min()), int(lengths.max())
     if lo < 1 or hi > steps:
         bad = lo if lo < 1 else hi

@@ -14,13 +14,13 @@ from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.functional.cells import layer_norm
 from rnnkit.functional.masking import reverse_padded
-from rnnkit.kernels import triton_steps
+from rnnkit.kernels import ops, triton_steps
 from rnnkit.kernels.base import DirectionRun, Kernel
 from rnnkit.kernels.engine import elman, gru, lstm, lstm_native, native
-from rnnkit.kernels.engine._common import autocast_lowp, centred_rows
-from rnnkit.kernels.torch_fused import StepGemm, linear
+from rnnkit.kernels.engine._common import autocast_lowp, centred_rows, needs_grad
+from rnnkit.kernels.torch_fused import StepGemm, linear, tracing, transform_active
 
-__all__ = ["ENGINE", "engine_step", "engine_why_not", "run_engine"]
+__all__ = ["ENGINE", "engine_fast", "engine_step", "engine_why_not", "run_engine"]
 
 _FAMILIES = {LSTMCell: lstm.run_lstm, GRUCell: gru.run_gru, ElmanCell: elman.run_elman}
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
@@ -45,7 +45,7 @@ def engine_why_not(run: DirectionRun) -> str | None:
         return f"dtype {run.x.dtype} is not a floating type the engine supports."
     if run.x.shape[0] == 0 or run.x.shape[1] == 0:
         return "empty input."
-    return None
+    return transform_active(run.x, *run.state, *run.cell.parameters())
 
 
 def engine_step(run: DirectionRun) -> str:
@@ -147,6 +147,19 @@ def _batch_sizes(lengths: Tensor | None, B: int, T: int) -> list[int]:
 
 
 def run_engine(run: DirectionRun):
+    """Run ``run`` on the engine; returns (y (B, T, P), state).
+
+    While torch.compile / torch.export trace, as the custom operator
+    ``rnnkit::direction`` (``kernels.ops``); when a gradient is wanted, inside one
+    autograd node whose double backward is exact (``ops.exact_engine``); else directly."""
+    if tracing():
+        return ops.direction_op(run, "engine")
+    if needs_grad(run.x, *run.state, *run.cell.parameters()):
+        return ops.exact_engine(run, engine_fast)
+    return engine_fast(run)
+
+
+def engine_fast(run: DirectionRun):
     """Project, sort, run the fused family loop, unsort; returns (y (B, T, P), state).
 
     Autocast is switched off inside: the loops write into preallocated fp32 buffers and hand
