@@ -111,24 +111,26 @@ def test_peak_memory_is_the_childs_own_and_grows_with_the_step():
 
 def test_bench_extras_time_bf16_for_every_lstm_and_gru_variant(tmp_path, monkeypatch, capsys):
     """The extras time bf16 training of every LSTM and GRU variant against torch.nn fp32 and
-    bf16, print one line per row and write them to the JSON; on a CPU where oneDNN has no bf16
-    GEMMs the report says so instead of failing."""
+    bf16, print one line per row and write them to the JSON."""
     monkeypatch.setattr(engine, "SHAPES", [(2, 5, 3, 4)])
     monkeypatch.setattr(engine, "_streaming", lambda repeats: [])
     out = tmp_path / "r.json"
     assert engine.main(["--shapes", "0", "--cells", "RNN", "--variants", "standard",
                         "--repeats", "1", "--no-naive", "--no-keras", "--threads", "1",
                         "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
-    if engine._bf16_support() is not None:
-        assert "bf16" not in report and "unsupported" in report["bf16_note"]
-        assert "bf16: skipped" in capsys.readouterr().out
-        return
-    rows = report["bf16"]
+    rows = json.loads(out.read_text())["bf16"]
     assert [(r["family"], r["variant"]) for r in rows] == [
         (f, v) for f in ("LSTM", "GRU") for v in engine.VARIANTS[f]]
-    assert all(set(r["times_ms"]) == {"torch.nn fp32", "torch.nn bf16", "rnnkit bf16"}
-               and r["ratio_vs_torch_fp32"] > 0 for r in rows)
+    from rnnkit.kernels.torch_fused import cpu_bf16_native
+
+    for r in rows:
+        # torch.nn's own bf16 LSTM fails on CPUs without native bf16 (AVX2-only): the row
+        # says so instead of crashing the benchmark
+        want = {"torch.nn fp32", "torch.nn bf16", "rnnkit bf16"}
+        if not cpu_bf16_native() and r["family"] == "LSTM":
+            want.discard("torch.nn bf16")
+            assert "fails on this CPU" in r["note"]
+        assert set(r["times_ms"]) == want and r["ratio_vs_torch_fp32"] > 0
     assert capsys.readouterr().out.count("bf16 train ") == len(rows)
 
 

@@ -20,8 +20,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.kernels.base import Kernel
 
-__all__ = ["TORCH", "FastLinear", "StepGemm", "graph_kept", "linear", "mm_nt", "mm_tn",
-           "torch_fused_available"]
+__all__ = ["TORCH", "FastLinear", "StepGemm", "cpu_bf16_native", "graph_kept", "linear", "mm_nt",
+           "mm_tn", "torch_fused_available"]
 
 _OPS = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}
 _PER_CELL = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
@@ -59,6 +59,12 @@ def _why_not(run) -> str | None:
         return f"device {run.x.device.type!r} has no fused recurrent op."
     if run.x.shape[1] == 0 or run.x.shape[0] == 0:
         return "empty input."
+    if (m.mode == "LSTM" and run.x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.bfloat16 and not cpu_bf16_native()):
+        # torch.nn.LSTM itself fails here ("could not create a primitive descriptor for the
+        # LSTM forward propagation primitive"): oneDNN's bf16 LSTM needs AVX-512 or AVX-NE.
+        return ("bf16 autocast on a CPU without native bf16 (AVX-512 / AVX-NE-CONVERT): torch's "
+                "fused LSTM fails there; the engine runs it with fp32 GEMMs.")
     if (run.x.device.type == "cpu" and m.impl != "torch" and m.mode == "GRU"
             and run.x.dtype in (torch.float32, torch.float64) and _native_engine()):
         # Measured (1 thread; B=64 T=100 H=256 / B=32 H=512 / B=1 T=1000 H=128): torch's CPU
@@ -180,11 +186,27 @@ _REORDER = (getattr(torch.ops.mkldnn, "_reorder_linear_weight", None)
             if _LINEAR is not None else None)
 
 
+def cpu_bf16_native() -> bool:
+    """Whether this CPU runs oneDNN's bf16 kernels (AVX-512 BW/VL/DQ or AVX-NE-CONVERT).
+
+    Without them (an AVX2-only CPU such as many AMD EPYC VMs) oneDNN's bf16 linear, weight
+    reorder and LSTM refuse to run, and bf16 GEMMs would be emulated at below fp32 speed."""
+    f = getattr(getattr(torch.ops, "mkldnn", None), "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(f()) if f is not None else False
+    except RuntimeError:
+        return False
+
+
+# the dtypes oneDNN's linear runs on this CPU
+_ONEDNN_DTYPES = (torch.float32, torch.bfloat16) if cpu_bf16_native() else (torch.float32,)
+
+
 def mm_nt(a: Tensor, b: Tensor) -> Tensor:
     """``a @ b.T`` for a (M, K), b (N, K) — through oneDNN for fp32 / bf16 on CPU."""
     M, K, N = a.shape[0], a.shape[-1], b.shape[0]
-    if (_LINEAR is not None and a.device.type == "cpu" and a.dtype in (torch.float32,
-            torch.bfloat16) and b.dtype == a.dtype and a.dim() == 2 and M >= 4
+    if (_LINEAR is not None and a.device.type == "cpu" and a.dtype in _ONEDNN_DTYPES
+            and b.dtype == a.dtype and a.dim() == 2 and M >= 4
             and M * K * N >= 1 << 20):  # tiny GEMMs: oneDNN's call overhead loses
         return _LINEAR(a, b, None, "none", [], "")
     return a @ b.t()
@@ -197,7 +219,7 @@ def mm_tn(a: Tensor, b: Tensor) -> Tensor:
     into (·, M) layout: ``(bᵀ a)ᵀ`` when N >= K, else ``aᵀ b``."""
     small = a.shape[0] * a.shape[1] * b.shape[1] < 1 << 20  # oneDNN's call overhead loses
     if (_LINEAR is None or small or a.device.type != "cpu" or b.dtype != a.dtype
-            or a.dtype not in (torch.float32, torch.bfloat16)):
+            or a.dtype not in _ONEDNN_DTYPES):
         return a.t() @ b
     # a strided operand (e.g. a column slice of the gate gradients) makes oneDNN reorder it
     # very slowly: copy to row-major first (free when it already is)
@@ -236,7 +258,7 @@ class StepGemm:
         N, K = w.shape
         self.w, self.packed, self.wt = w, None, None
         if (_REORDER is not None and steps >= 4 and w.device.type == "cpu"
-                and w.dtype in (torch.float32, torch.bfloat16) and rows >= 4
+                and w.dtype in _ONEDNN_DTYPES and rows >= 4
                 and rows * K * N >= 1 << 20):
             self.packed = _REORDER(w.detach(), None)
 
@@ -280,7 +302,7 @@ class FastLinear(torch.autograd.Function):
 def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
     """``F.linear`` for (..., K) inputs, through oneDNN where it is faster (fp32, or bf16 x and
     w: the engine's projection under bf16 autocast, which it switches off inside itself)."""
-    if (_LINEAR is None or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.bfloat16)
+    if (_LINEAR is None or x.device.type != "cpu" or x.dtype not in _ONEDNN_DTYPES
             or w.dtype != x.dtype):
         return torch.nn.functional.linear(x, w, b)
     if x.numel() * w.shape[0] < 1 << 20:  # tiny (a streaming step): oneDNN's call overhead loses
