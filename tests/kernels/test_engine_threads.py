@@ -50,6 +50,17 @@ def test_one_openmp_runtime_in_the_process():
 
 
 @needs_native
+def test_without_openmp_the_library_builds_single_threaded(tmp_path, monkeypatch):
+    """RNNKIT_OPENMP=0 (as with no -fopenmp or no OpenMP runtime in torch): the plain build,
+    and explain says the step runs on one thread."""
+    monkeypatch.setenv("RNNKIT_OPENMP", "0")
+    monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native, "_state", {})
+    assert native.lstm_lib() is not None and not native.threaded()
+    assert "one thread" in native.status()
+
+
+@needs_native
 @pytest.mark.parametrize("mode", ["train-ragged-zoneout-dropout", "train-full", "eval-full"])
 @pytest.mark.parametrize("spec", SPECS)
 def test_native_steps_same_bits_for_1_2_3_threads(spec, mode, monkeypatch):

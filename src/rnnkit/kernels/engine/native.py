@@ -14,7 +14,7 @@ import torch
 
 from rnnkit.kernels.native_build import CSRC, compiler, disabled, load_library
 
-__all__ = ["Arr", "ElmanCtx", "GRUCtx", "LSTMCtx", "lstm_lib", "status"]
+__all__ = ["Arr", "ElmanCtx", "GRUCtx", "LSTMCtx", "lstm_lib", "status", "threaded"]
 
 _SOURCES = (CSRC / "lstm_pointwise.c", CSRC / "gru_pointwise.c", CSRC / "elman_pointwise.c")
 _state: dict = {}
@@ -123,5 +123,13 @@ def status() -> str:
                 "loops for small problems (reset-before GRU too; built on first use)")
     if _state["lib"] is None:
         return f"pure-PyTorch pointwise step ({_state['why']})"
+    threads = (f"rows split over torch.get_num_threads() threads (now {torch.get_num_threads()})"
+               if threaded() else "one thread (built without OpenMP)")
     return ("native C pointwise step for LSTM, reset-after GRU and Elman, whole-sequence C loops "
-            "for small problems (reset-before GRU too)")
+            f"for small problems (reset-before GRU too); {threads}")
+
+
+def threaded() -> bool:
+    """Whether the loaded library splits its steps' rows over threads (the OpenMP build)."""
+    lib = lstm_lib()
+    return lib is not None and "_omp_" in str(lib._name)
