@@ -25,6 +25,7 @@ def test_bench_engine_smoke(tmp_path, monkeypatch):
     (["--cells", "LSTM,foo"], "--cells: expected a comma list of LSTM, GRU, RNN, got 'foo'"),
     (["--shapes", "0,9"], "--shapes: expected indices 0..2"),
     (["--cells", "RNN", "--variants", "peephole"], "--variants: expected some of"),
+    (["--threads", "0,x"], "--threads: expected a comma list of thread counts"),
     pytest.param(["--device", "cuda"], "--device: expected a usable CUDA device, got none",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has a GPU")),
 ])
@@ -43,6 +44,28 @@ def test_bench_engine_cells_are_case_insensitive(monkeypatch):
     assert engine.main(["--cells", "gru", "--variants", "reset_before", "--shapes", "2",
                         "--no-extras"]) == 0
     assert seen == [("GRU", "reset_before")]
+
+
+def test_bench_runs_one_row_set_per_thread_count(monkeypatch):
+    """Default: torch's default thread count first, then one thread; 0 means the default."""
+    seen = []
+    monkeypatch.setattr(engine, "_case", lambda family, variant, *a: seen.append(
+        torch.get_num_threads()) or {"ratio_train": 1.0, "ratio_infer": 1.0})
+    monkeypatch.setattr(engine, "_peak_gflops", lambda *a: 1.0)
+    reports = []
+    monkeypatch.setattr(engine, "_print", reports.append)
+    default = torch.get_num_threads()
+    try:
+        assert engine.main(["--cells", "gru", "--variants", "standard", "--shapes", "2",
+                            "--no-extras"]) == 0
+        assert seen == sorted({default, 1}, key=lambda n: n == 1)
+        assert [r["threads"] for r in reports[0]["cases"]] == seen
+        seen.clear()
+        assert engine.main(["--cells", "gru", "--variants", "standard", "--shapes", "2",
+                            "--no-extras", "--threads", "2,0"]) == 0
+        assert seen == sorted({2, default}, key=lambda n: n != 2)
+    finally:
+        torch.set_num_threads(default)
 
 
 def test_bench_reports_keras_when_installed_and_says_so_when_not(tmp_path, monkeypatch):
@@ -86,17 +109,18 @@ def test_peak_memory_is_the_childs_own_and_grows_with_the_step():
     assert 0 < short < long < 200
 
 
-def test_bench_extras_time_bf16_for_lstm_and_gru(tmp_path, monkeypatch, capsys):
-    """The extras time bf16 training of LSTM (standard, peephole) and GRU against torch.nn fp32
-    and bf16, print one line per row, and write them to the JSON."""
+def test_bench_extras_time_bf16_for_every_lstm_and_gru_variant(tmp_path, monkeypatch, capsys):
+    """The extras time bf16 training of every LSTM and GRU variant against torch.nn fp32 and
+    bf16, print one line per row and write them to the JSON."""
     monkeypatch.setattr(engine, "SHAPES", [(2, 5, 3, 4)])
     monkeypatch.setattr(engine, "_streaming", lambda repeats: [])
     out = tmp_path / "r.json"
     assert engine.main(["--shapes", "0", "--cells", "RNN", "--variants", "standard",
-                        "--repeats", "1", "--no-naive", "--no-keras", "--json", str(out)]) == 0
+                        "--repeats", "1", "--no-naive", "--no-keras", "--threads", "1",
+                        "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["bf16"]
     assert [(r["family"], r["variant"]) for r in rows] == [
-        ("LSTM", "standard"), ("LSTM", "peephole"), ("GRU", "standard")]
+        (f, v) for f in ("LSTM", "GRU") for v in engine.VARIANTS[f]]
     from rnnkit.kernels.torch_fused import cpu_bf16_native
 
     for r in rows:
@@ -107,7 +131,7 @@ def test_bench_extras_time_bf16_for_lstm_and_gru(tmp_path, monkeypatch, capsys):
             want.discard("torch.nn bf16")
             assert "fails on this CPU" in r["note"]
         assert set(r["times_ms"]) == want and r["ratio_vs_torch_fp32"] > 0
-    assert capsys.readouterr().out.count("bf16 train ") == 3
+    assert capsys.readouterr().out.count("bf16 train ") == len(rows)
 
 
 @pytest.mark.gpu

@@ -215,13 +215,13 @@ def _case(family, variant, shape, repeats, naive, memory, keras=False) -> dict:
 def _bf16_rows(shape, repeats) -> list[dict]:
     """bf16 autocast training of rnnkit and torch.nn against torch.nn's fp32, per family."""
     rows = []
-    for family, variant in (("LSTM", "standard"), ("LSTM", "peephole"), ("GRU", "standard")):
-        ours, x, _ = _build(family, variant, shape)
+    for family, variant in ((f, v) for f in ("LSTM", "GRU") for v in VARIANTS[f]):
+        ours, x, lengths = _build(family, variant, shape)
         ref, _, _ = _build(family, "standard", shape, torch_nn=True)
         ref16, _, _ = _build(family, "standard", shape, torch_nn=True)
         fns = {"torch.nn fp32": _train_fn(ref, x, None),
                "torch.nn bf16": _train_fn(ref16, x, None, autocast=True),
-               "rnnkit bf16": _train_fn(ours, x, None, autocast=True)}
+               "rnnkit bf16": _train_fn(ours, x, lengths, autocast=True)}
         note = None
         try:
             fns["torch.nn bf16"]()
@@ -269,9 +269,12 @@ def _print(report: dict) -> None:
     dev = report.get("device", "cpu")
     blas = "cuBLAS" if dev == "cuda" else "oneDNN"
     print(f"device {dev}; matmul peak ({blas}, this run): fp32 {report['peak_gflops_fp32']:.0f} "
-          f"GFLOP/s, bf16 {report['peak_gflops_bf16']:.0f} GFLOP/s; threads={report['threads']}, "
+          f"GFLOP/s, bf16 {report['peak_gflops_bf16']:.0f} GFLOP/s; threads="
+          f"{','.join(map(str, report['threads']))} (torch's default "
+          f"{report.get('default_threads', '?')}), "
           f"clock={report.get('clock', 'wall')}")
-    hdr = (f"{'shape':>20} {'cell':>4} {'variant':>17} {'kernel':>9} | {'nn tr':>7} {'rk tr':>7} "
+    hdr = (f"{'thr':>3} {'shape':>20} {'cell':>4} {'variant':>17} {'kernel':>9} | "
+           f"{'nn tr':>7} {'rk tr':>7} "
            f"{'ratio':>5} {'%pk':>4} | {'nn inf':>7} {'rk inf':>7} {'ratio':>5} {'%pk':>4} | "
            f"{'tok/s tr':>9} | {'naive tr/inf':>13} | {'keras tr/inf (x rk)':>27} | "
            f"{'mem nn/rk MB':>12}")
@@ -285,7 +288,8 @@ def _print(report: dict) -> None:
         keras = (f"{t['keras/train']:6.0f}/{t['keras/infer']:6.0f} ({r['ratio_keras_train']:4.1f}/"
                  f"{r['ratio_keras_infer']:4.1f})" if "keras/train" in t else "")
         pk = report["peak_gflops_fp32"]
-        print(f"{f'B{B} T{T} I{I} H{H}':>20} {r['family']:>4} {r['variant']:>17} "
+        print(f"{r.get('threads', 0):>3} {f'B{B} T{T} I{I} H{H}':>20} {r['family']:>4} "
+              f"{r['variant']:>17} "
               f"{r['kernel_train']:>9} | {t['torch.nn/train']:7.1f} {t['rnnkit/train']:7.1f} "
               f"{r['ratio_train']:5.2f} {100 * r['gflops_train'] / pk:4.0f} | "
               f"{t['torch.nn/infer']:7.1f} {t['rnnkit/infer']:7.1f} {r['ratio_infer']:5.2f} "
@@ -295,12 +299,14 @@ def _print(report: dict) -> None:
         t = r["times_ms"]
         times = ", ".join(f"{k} {v:.1f} ms" for k, v in t.items())
         note = f" ({r['note']})" if r.get("note") else ""
-        print(f"bf16 train {r.get('family', 'LSTM')} {r['variant']}: {times}; rnnkit bf16 vs "
+        print(f"[{r.get('threads', 0)} thr] bf16 train {r.get('family', 'LSTM')} {r['variant']}: "
+              f"{times}; rnnkit bf16 vs "
               f"torch.nn fp32: "
               f"{r['ratio_vs_torch_fp32']:.2f}x{note}")
     for r in report.get("streaming", []):
         u = r["us_per_step"]
-        print(f"streaming B=1 LSTM {r['variant']}: torch.nn {u['torch.nn']:.1f} us/step, "
+        print(f"[{r.get('threads', 0)} thr] streaming B=1 {r.get('family', 'LSTM')} "
+              f"{r['variant']}: torch.nn {u['torch.nn']:.1f} us/step, "
               f"rnnkit {u['rnnkit']:.1f} us/step, ratio {r['ratio']:.2f}")
     print(f"keras: {report['keras']}")
 
@@ -329,6 +335,22 @@ def _selection(p: argparse.ArgumentParser, a: argparse.Namespace,
     return only, shape_ids, families
 
 
+def _thread_sets(p: argparse.ArgumentParser, spec: str) -> list[int]:
+    """``--threads`` as thread counts, 0 read as torch's default (the count at start-up)."""
+    default, out = torch.get_num_threads(), []
+    for s in filter(None, (v.strip() for v in spec.split(","))):
+        if not s.isdigit():
+            p.error(f"--threads: expected a comma list of thread counts (0: torch's default), "
+                    f"got {s!r}. Pass e.g. --threads 0,1.")
+        n = int(s) or default
+        if n not in out:
+            out.append(n)
+    if not out:
+        p.error("--threads: expected at least one thread count, got none. Pass e.g. "
+                "--threads 0,1.")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     # both sides run in this process, so both reuse freed buffers instead of page-faulting
     # them in again on every call (which dominates timings on a VM; kernels/allocator.py)
@@ -338,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cells", default="LSTM,GRU,RNN")
     p.add_argument("--variants", default="", help="comma list (default: all)")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--threads", default="0,1",
+                   help="comma list of torch thread counts, one row set each (0: torch's "
+                        "default, the count users run; default: 0,1)")
     p.add_argument("--no-naive", action="store_true", help="skip the naive autograd loop")
     p.add_argument("--no-keras", action="store_true", help="skip Keras 3 even when installed")
     p.add_argument("--memory", action="store_true",
@@ -361,32 +385,41 @@ def main(argv: list[str] | None = None) -> int:
                 "does not count the GPU's). Drop --clock cpu.")
     _DEVICE["name"] = a.device
     _CLOCK["now"] = time.process_time if a.clock == "cpu" else time.perf_counter
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    default_threads = torch.get_num_threads()
+    thread_sets = _thread_sets(p, a.threads)
+    torch.set_num_threads(thread_sets[0])
     from rnnkit.bench import keras_side
 
     keras_note = ("skipped (--no-keras)" if a.no_keras else "skipped (--device cuda)"
                   if a.device == "cuda" else keras_side.status())
     use_keras = keras_note.startswith("Keras") and "skipped" not in keras_note
-    report = {"device": a.device, "threads": torch.get_num_threads(), "clock": a.clock,
+    only, shape_ids, families = _selection(p, a)
+    report = {"device": a.device, "threads": thread_sets, "default_threads": default_threads,
+              "clock": a.clock,
               "peak_gflops_fp32": _peak_gflops(),
               "peak_gflops_bf16": _peak_gflops(torch.bfloat16), "keras": keras_note, "cases": []}
-    only, shape_ids, families = _selection(p, a)
-    for si in shape_ids:
-        shape = SHAPES[si]
-        for family in families:
-            for variant in VARIANTS[family]:
-                if only and variant not in only:
-                    continue
-                naive = not a.no_naive and variant == "standard" and shape[1] <= 100
-                row = _case(family, variant, shape, a.repeats, naive, a.memory and shape[0] > 1,
-                            use_keras)
-                report["cases"].append(row)
-                print(f"[{family} {variant} {shape}] train {row['ratio_train']:.2f}x infer "
-                      f"{row['ratio_infer']:.2f}x", file=sys.stderr, flush=True)
-    if not a.no_extras:
-        report["bf16"] = _bf16_rows(SHAPES[0], a.repeats)
-        report["streaming"] = _streaming(a.repeats)
+    for threads in thread_sets:  # one row set per thread count (memory: the first only)
+        torch.set_num_threads(threads)
+        for si in shape_ids:
+            shape = SHAPES[si]
+            for family in families:
+                for variant in VARIANTS[family]:
+                    if only and variant not in only:
+                        continue
+                    naive = not a.no_naive and variant == "standard" and shape[1] <= 100
+                    mem = a.memory and shape[0] > 1 and threads == thread_sets[0]
+                    row = _case(family, variant, shape, a.repeats, naive, mem, use_keras)
+                    row["threads"] = threads
+                    report["cases"].append(row)
+                    print(f"[{family} {variant} {shape} threads={threads}] train "
+                          f"{row['ratio_train']:.2f}x infer {row['ratio_infer']:.2f}x",
+                          file=sys.stderr, flush=True)
+        if not a.no_extras:
+            report.setdefault("bf16", []).extend(
+                {**r, "threads": threads} for r in _bf16_rows(SHAPES[0], a.repeats))
+            report.setdefault("streaming", []).extend(
+                {**r, "threads": threads} for r in _streaming(a.repeats))
+    torch.set_num_threads(default_threads)
     _print(report)
     if a.json:
         with open(a.json, "w") as f:

@@ -38,14 +38,14 @@ CHUNK_BYTES = 1 << 20  # projected input per time chunk (about L2-sized)
 
 def _load():
     lib, why = load_library("min_rnn", (CSRC / "min_rnn.c",),
-                            "the scan kernel's native loop")
+                            "the scan kernel's native loop", openmp=True)
     if lib is None:
         return None, why
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     for sfx in _SFX.values():
         fwd, bwd = getattr(lib, f"minrnn_fwd_{sfx}"), getattr(lib, f"minrnn_bwd_{sfx}")
-        fwd.argtypes = [i64] * 6 + [ptr, ptr, i64, ptr, ptr]
-        bwd.argtypes = [i64] * 6 + [ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr]
+        fwd.argtypes = [i64] * 6 + [ptr, ptr, i64, ptr, ptr, i64]  # last: threads
+        bwd.argtypes = [i64] * 6 + [ptr, ptr, ptr, i64, ptr, ptr, ptr, ptr, i64]
         fwd.restype = bwd.restype = None
     return lib, None
 
@@ -120,7 +120,8 @@ class _MinRNN(torch.autograd.Function):
         fwd = getattr(_lib(), f"minrnn_fwd_{_SFX[x.dtype]}")
         for t0, t1 in spans:
             _, pc = work.project(x, b, t0, t1)
-            fwd(KINDS[kind], B, T, H, t0, t1, _p(pc), _p(lens), int(reverse), _p(y), _p(hs))
+            fwd(KINDS[kind], B, T, H, t0, t1, _p(pc), _p(lens), int(reverse), _p(y), _p(hs),
+                torch.get_num_threads())
         ctx.save_for_backward(x, W, b, h0, y)
         ctx.lens, ctx.lengths, ctx.reverse = lens, lengths, reverse
         ctx.kind, ctx.fallback = kind, fallback
@@ -155,7 +156,7 @@ class _MinRNN(torch.autograd.Function):
             xc, pc = work.project(x, b, t0, t1)
             dp = dbuf[: B * (t1 - t0) * GH].view(-1, GH)
             bwd(KINDS[ctx.kind], B, T, H, t0, t1, _p(pc), _p(h0), _p(ctx.lens),
-                int(ctx.reverse), _p(y), _p(gy), _p(g), _p(dp))
+                int(ctx.reverse), _p(y), _p(gy), _p(g), _p(dp), torch.get_num_threads())
             if gW is not None:
                 gW.add_(mm_tn(dp, xc))
             if gb is not None:

@@ -6,6 +6,13 @@ compiler (``$CC``, else ``cc`` / ``gcc`` / ``clang``) into ``$RNNKIT_CACHE_DIR``
 lock makes concurrent first uses (pytest-xdist, DDP ranks) safe; the library is written to a
 temp file and renamed into place. ``RNNKIT_NATIVE=0``, no compiler, or a failed build mean
 "no library": every caller then runs its pure-PyTorch fallback, with the same results.
+
+Threads: with ``openmp=True`` the library is compiled with ``-fopenmp`` and linked against the
+OpenMP runtime that torch itself loaded (found in this process's memory map), so the C steps'
+parallel regions run on torch's own intra-op threads -- never a second OpenMP runtime (two
+runtimes oversubscribe the cores and break after fork). If torch has no OpenMP runtime, the
+compiler lacks ``-fopenmp``, ``RNNKIT_OPENMP=0`` is set, or loading would map a second runtime,
+the single-threaded build is used (same results: ``csrc/rnnkit_par.h``).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["CSRC", "cache_dir", "compiler", "disabled", "load_library"]
+__all__ = ["CSRC", "cache_dir", "compiler", "disabled", "load_library", "openmp_runtimes"]
 
 CSRC = Path(__file__).resolve().parent / "csrc"
 FLAGS = ["-O3", "-ffast-math", "-march=native", "-fPIC", "-shared", "-std=c99"]
@@ -52,6 +59,33 @@ def _cpu_tag() -> str:
     except OSError:
         flags = ""
     return platform.machine() + flags
+
+
+_OMP_NAMES = ("libgomp", "libiomp", "libomp")
+
+
+def openmp_runtimes() -> list[str]:
+    """The OpenMP runtime files mapped into this process (one, torch's, when all is well)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {ln.split()[-1] for ln in f if "/" in ln}
+    except OSError:
+        return []
+    return sorted(p for p in paths if os.path.basename(p).startswith(_OMP_NAMES))
+
+
+def _openmp_link() -> list[str] | None:
+    """Flags that build with OpenMP on torch's own runtime, or None (build without)."""
+    if os.environ.get("RNNKIT_OPENMP", "1") == "0":
+        return None
+    import torch  # noqa: F401  (maps torch's OpenMP runtime into the process)
+
+    gomp = [p for p in openmp_runtimes() if os.path.basename(p).startswith("libgomp")]
+    if len(gomp) != 1:
+        return None
+    # --as-needed drops the compiler's own -lgomp: torch's runtime (listed first, recorded by
+    # its soname, which the loader matches to the copy already loaded) defines every symbol
+    return ["-fopenmp", "-Wl,--as-needed", gomp[0]]
 
 
 def _build(name: str, sources: Sequence[Path], cc: str,
@@ -89,19 +123,30 @@ def _build(name: str, sources: Sequence[Path], cc: str,
 
 
 def load_library(name: str, sources: Sequence[Path], what: str,
-                 link_options: Sequence[Sequence[str]] = (("-lm",),)
+                 link_options: Sequence[Sequence[str]] = (("-lm",),), openmp: bool = False
                  ) -> tuple[ctypes.CDLL | None, str | None]:
     """``(library, None)``, or ``(None, reason)`` when native code is off or cannot be built.
 
     Args:
         name: cache file stem. sources: the C files. what: for the warning on a failed build
         ("the engine's native step"). link_options: linker flag sets, tried in order.
+        openmp: build with OpenMP on torch's runtime where that is safe (else without).
     """
     if disabled():
         return None, "disabled by RNNKIT_NATIVE=0"
     cc = compiler()
     if cc is None:
         return None, "no C compiler found (set CC)"
+    omp = _openmp_link() if openmp else None
+    if omp is not None:
+        before = openmp_runtimes()
+        try:
+            lib = ctypes.CDLL(str(_build(name + "_omp", sources, cc,
+                                         [[*omp, *o] for o in link_options])))
+            if openmp_runtimes() == before:  # still torch's runtime only
+                return lib, None
+        except Exception:  # e.g. a compiler without -fopenmp: the single-threaded build
+            pass
     try:
         return ctypes.CDLL(str(_build(name, sources, cc, link_options))), None
     except Exception as e:  # any failure means: use the fallback

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.kernels.engine.stream import stream_step
 from rnnkit.layers import dispatch
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.layers.regularization import check_probability
@@ -237,6 +238,14 @@ class RNNBase(nn.Module):
         if plan is None:  # a kernel that may fall back at run time: the general path
             y, state = self.forward(x_t.unsqueeze(1 if self.batch_first else 0), hx)
             return y.squeeze(1 if self.batch_first else 0), state
+        if plan[0] == "layers" and all(c.name == "engine" for c in plan[1]):
+            # small LSTMs: one cached native context, one addmm + one C call per layer
+            fast = stream_step(self, [d[0].cell for d in self._layers], x_t, states,
+                               training=self.training, rec_drop=self.recurrent_dropout,
+                               zoneout=self.zoneout, dropout=self.dropout)
+            if fast is not None:
+                self.last_kernel = "engine"
+                return fast
         if plan[0] == "stack":
             y, h_n = plan[1].kernel.run(StackRun(self, x, states, None))
             self.last_kernel = plan[1].name

@@ -16,6 +16,7 @@
 
 #include "rnnkit_exp.h"
 #include "rnnkit_matvec.h"
+#include "rnnkit_par.h"
 
 typedef struct { void *p; int64_t ts, rs; } earr;
 
@@ -23,6 +24,7 @@ typedef struct {
     int64_t H, flags;
     double zhv;
     earr x, a, y, h0, zh, m, acc, dy, da;
+    int64_t nthreads;   /* torch.get_num_threads() of the caller (rnnkit_par.h) */
 } elman_ctx;
 
 /* zoneout masks are bool (one byte per element): strides in bytes */
@@ -99,9 +101,10 @@ void elman_seq_bwd_##SFX(const elman_ctx *k, int64_t steps, const int64_t *sizes
  * step bwd: A = da_{t+1} W_hh from the step after (a_rows, H) contiguous, rows >= a_rows \
  *   read as zero): g = acc + dy_t + A ⊙ m; the zoneout share stays in acc; da_t is written \
  *   (da may alias a or dy: each element is read before it is written). */ \
-void elman_fwd_##SFX(const elman_ctx *k, int64_t t, int64_t n, const T *hw, T *anext) { \
+static void elman_fwd_rows_##SFX(const elman_ctx *k, int64_t t, int64_t r0, int64_t r1, \
+                                 const T *hw, T *anext) { \
     const int64_t H = k->H, fl = k->flags; \
-    for (int64_t r = 0; r < n; ++r) { \
+    for (int64_t r = r0; r < r1; ++r) { \
         const T *hp = t ? eat_##SFX(&k->y, t - 1, r) : eat_##SFX(&k->h0, 0, r); \
         const T *x = eat_##SFX(&k->x, t, r), *w = hw + r * H; \
         T *y = eat_##SFX(&k->y, t, r); \
@@ -128,9 +131,10 @@ void elman_fwd_##SFX(const elman_ctx *k, int64_t t, int64_t n, const T *hw, T *a
         } \
     } \
 } \
-void elman_bwd_##SFX(const elman_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
+static void elman_bwd_rows_##SFX(const elman_ctx *k, int64_t t, int64_t r0, int64_t r1, \
+                                 const T *A, int64_t a_rows) { \
     const int64_t H = k->H, fl = k->flags; \
-    for (int64_t r = 0; r < n; ++r) { \
+    for (int64_t r = r0; r < r1; ++r) { \
         const T *m = (fl & E_MASK) ? eat_##SFX(&k->m, 0, r) : 0; \
         const uint8_t *zd = (fl & E_ZH_MASK) ? eat_u8(&k->zh, t, r) : 0; \
         const T zv = (fl & E_ZH) ? (T)k->zhv : (T)0; \
@@ -145,6 +149,25 @@ void elman_bwd_##SFX(const elman_ctx *k, int64_t t, int64_t n, const T *A, int64
             acc[i] = z; \
             da[i] = (fl & E_RELU) ? (a[i] > 0 ? g : (T)0) : g * ((T)1 - a[i] * a[i]); \
         } \
+    } \
+} \
+/* rows split across threads (rnnkit_par.h); no cross-row sums */ \
+void elman_fwd_##SFX(const elman_ctx *k, int64_t t, int64_t n, const T *hw, T *anext) { \
+    const int rk_nt = rk_nthreads(k->nthreads, n, 2 * k->H); \
+    if (rk_nt <= 1) { elman_fwd_rows_##SFX(k, t, 0, n, hw, anext); return; } \
+    RK_PARALLEL { \
+        int64_t r0, r1; \
+        rk_block(n, rk_tid(), rk_team(), &r0, &r1); \
+        elman_fwd_rows_##SFX(k, t, r0, r1, hw, anext); \
+    } \
+} \
+void elman_bwd_##SFX(const elman_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
+    const int rk_nt = rk_nthreads(k->nthreads, n, 2 * k->H); \
+    if (rk_nt <= 1) { elman_bwd_rows_##SFX(k, t, 0, n, A, a_rows); return; } \
+    RK_PARALLEL { \
+        int64_t r0, r1; \
+        rk_block(n, rk_tid(), rk_team(), &r0, &r1); \
+        elman_bwd_rows_##SFX(k, t, r0, r1, A, a_rows); \
     } \
 }
 

@@ -23,6 +23,7 @@ typedef struct {
      * turns dx into d(raw x) at the end of the row, summing dlnxw / dlnxb */
     garr mx, sx;
     void *lnxw, *lnxb, *dlnxw, *dlnxb;
+    int64_t nthreads;   /* torch.get_num_threads() of the caller (rnnkit_par.h) */
 } gru_ctx;
 
 enum { G_ZH = 4, G_ZH_MASK = 8, G_MASK = 128, G_LN = 256, G_LNX = 512 };
@@ -35,6 +36,7 @@ static inline const uint8_t *gat_u8(const garr *a, int64_t t, int64_t r) {
 #include "rnnkit_exp.h"
 #include "rnnkit_matvec.h"
 #include "rnnkit_norm.h"
+#include "rnnkit_par.h"
 
 #define GDEFINE(T, SFX) \
 static inline T *gat_##SFX(const garr *a, int64_t t, int64_t r) { \
@@ -55,9 +57,9 @@ static void gru_ln_##SFX(const gru_ctx *k, int64_t t, int64_t r, T *w) { \
                   w[j] = (w[j] - mu) * rs * lw[j] + lb[j]; } \
     else { _Pragma("GCC ivdep") for (int64_t j = 0; j < G; ++j) w[j] = (w[j] - mu) * rs * lw[j]; } \
 } \
-void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, T *hw) { \
+static void gru_fwd_rows_##SFX(const gru_ctx *k, int64_t t, int64_t r0, int64_t r1, T *hw) { \
     const int64_t H = k->H, fl = k->flags; \
-    for (int64_t r = 0; r < n; ++r) { \
+    for (int64_t r = r0; r < r1; ++r) { \
         const T *x = gat_##SFX(&k->x, t, r), *w = hw + r * 3 * H; \
         if (fl & G_LN) gru_ln_##SFX(k, t, r, hw + r * 3 * H); \
         T *rz = gat_##SFX(&k->rz, t, r), *nn = gat_##SFX(&k->nn, t, r); \
@@ -93,9 +95,10 @@ void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, T *hw) { \
 } \
 /* dx may be the same memory as [rz | nn] (a one-shot backward): each element is read before \
  * it is written. G_LN: da (a row scratch then) goes through the LN backward into ds. */ \
-void gru_bwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
+static void gru_bwd_rows_##SFX(const gru_ctx *k, int64_t t, int64_t r0, int64_t r1, \
+                               const T *A, int64_t a_rows) { \
     const int64_t H = k->H, fl = k->flags; \
-    for (int64_t r = 0; r < n; ++r) { \
+    for (int64_t r = r0; r < r1; ++r) { \
         const T *rz = gat_##SFX(&k->rz, t, r), *nn = gat_##SFX(&k->nn, t, r); \
         const T *an = gat_##SFX(&k->an, t, r), *dy = gat_##SFX(&k->dy, t, r); \
         const T *hp = t ? gat_##SFX(&k->y, t - 1, r) : gat_##SFX(&k->h0, 0, r); \
@@ -127,6 +130,62 @@ void gru_bwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *A, int64_t a
             rk_ln_bwd_##SFX(dx, gat_##SFX(&k->x, t, r), mu, rs, rs, (const T *)k->lnxw, \
                             (T *)k->dlnxw, (T *)k->dlnxb, dx, 3 * H); \
         } \
+    } \
+} \
+ \
+/* rows split across threads (rnnkit_par.h) */ \
+void gru_fwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, T *hw) { \
+    const int rk_nt = rk_nthreads(k->nthreads, n, 3 * k->H); \
+    if (rk_nt <= 1) { gru_fwd_rows_##SFX(k, t, 0, n, hw); return; } \
+    RK_PARALLEL { \
+        int64_t r0, r1; \
+        rk_block(n, rk_tid(), rk_team(), &r0, &r1); \
+        gru_fwd_rows_##SFX(k, t, r0, r1, hw); \
+    } \
+} \
+/* the LN gain / bias gradient sums by fixed chunks of rows, as lstm_bwd */ \
+void gru_bwd_##SFX(const gru_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
+    const int64_t H3 = 3 * k->H; \
+    const int rk_nt = rk_nthreads(k->nthreads, n, H3); \
+    void *const sums[4] = {(k->flags & G_LN) ? k->dlnw : 0, (k->flags & G_LN) ? k->dlnb : 0, \
+                           (k->flags & G_LNX) ? k->dlnxw : 0, (k->flags & G_LNX) ? k->dlnxb : 0}; \
+    int64_t S = 0; \
+    for (int q = 0; q < 4; ++q) S += sums[q] ? H3 : 0; \
+    const int64_t nc = S ? rk_nchunks(n) : 1; \
+    T *buf = nc > 1 ? (T *)rk_scratch((size_t)(nc * S) * sizeof(T)) : 0; \
+    if (!buf) { \
+        if (S || rk_nt <= 1) { gru_bwd_rows_##SFX(k, t, 0, n, A, a_rows); return; } \
+        RK_PARALLEL { \
+            int64_t r0, r1; \
+            rk_block(n, rk_tid(), rk_team(), &r0, &r1); \
+            gru_bwd_rows_##SFX(k, t, r0, r1, A, a_rows); \
+        } \
+        return; \
+    } \
+    memset(buf, 0, (size_t)(nc * S) * sizeof(T)); \
+    RK_PARALLEL { \
+        int64_t c0, c1; \
+        rk_block(nc, rk_tid(), rk_team(), &c0, &c1); \
+        for (int64_t c = c0; c < c1; ++c) { \
+            gru_ctx kc = *k; \
+            void **dst[4] = {&kc.dlnw, &kc.dlnb, &kc.dlnxw, &kc.dlnxb}; \
+            T *b = buf + c * S; \
+            for (int q = 0; q < 4; ++q) if (sums[q]) { *dst[q] = b; b += H3; } \
+            int64_t r0, r1; \
+            rk_block(n, c, nc, &r0, &r1); \
+            gru_bwd_rows_##SFX(&kc, t, r0, r1, A, a_rows); \
+        } \
+    } \
+    int64_t off = 0; \
+    for (int q = 0; q < 4; ++q) { \
+        if (!sums[q]) continue; \
+        T *d = (T *)sums[q]; \
+        for (int64_t j = 0; j < H3; ++j) { \
+            T v = 0; \
+            for (int64_t c = 0; c < nc; ++c) v += buf[c * S + off + j]; \
+            d[j] += v; \
+        } \
+        off += H3; \
     } \
 }
 

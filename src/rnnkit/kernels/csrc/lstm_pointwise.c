@@ -41,6 +41,7 @@ typedef struct {
     arr xa;
     void *anext;
     int64_t I, nsteps;
+    int64_t nthreads;   /* torch.get_num_threads() of the caller (rnnkit_par.h) */
 } lstm_ctx;
 
 enum { ZC = 1, ZC_MASK = 2, ZH = 4, ZH_MASK = 8, PEEP = 16, LNC = 32, PROJ = 64, MASK = 128,
@@ -54,6 +55,7 @@ static inline const uint8_t *at_u8(const arr *a, int64_t t, int64_t r) {
 #include "rnnkit_exp.h"
 #include "rnnkit_matvec.h"
 #include "rnnkit_norm.h"
+#include "rnnkit_par.h"
 
 #define DEFINE(T, SFX) \
 static inline T *at_##SFX(const arr *a, int64_t t, int64_t r) { \
@@ -214,9 +216,10 @@ static inline void lstm_gates_##SFX(const lstm_ctx *k, int64_t t, int64_t r, T *
 } \
  \
 /* hw: (n, 4H) contiguous h_in W_hh^T (or its layer norm) of this step. */ \
-void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
+static void lstm_fwd_rows_##SFX(const lstm_ctx *k, int64_t t, int64_t r0, int64_t r1, \
+                                const T *hw) { \
     const int64_t H = k->H, fl = k->flags; \
-    for (int64_t r = 0; r < n; ++r) { \
+    for (int64_t r = r0; r < r1; ++r) { \
         T *restrict g = at_##SFX(&k->g, t, r); \
         T *cn = at_##SFX(&k->cn, t, r), *out = at_##SFX(&k->out, t, r); \
         const T *cp = t ? at_##SFX(&k->c, t - 1, r) : at_##SFX(&k->c0, 0, r); \
@@ -311,11 +314,12 @@ static inline __attribute__((always_inline)) void lstm_cell_bwd_##SFX( \
 /* A: (a_rows, H) contiguous d(h_in) from the step after (rows >= a_rows: zero).
  * dg may be the same memory as g, and dr as r (training without retain_graph: the gradient
  * overwrites what only this step reads): every element is read before it is written. */ \
-void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
+static void lstm_bwd_rows_##SFX(const lstm_ctx *k, int64_t t, int64_t r0, int64_t r1, \
+                                const T *A, int64_t a_rows) { \
     const int64_t H = k->H, fl = k->flags; \
     const T *pp = (const T *)k->peep, *lw = (const T *)k->lnw; \
     T *dlw = (T *)k->dlnw, *dlb = (T *)k->dlnb, *dpp = (T *)k->dpeep, *dxb = (T *)k->dbias; \
-    for (int64_t r = 0; r < n; ++r) { \
+    for (int64_t r = r0; r < r1; ++r) { \
         const T *g = at_##SFX(&k->g, t, r), *cn = at_##SFX(&k->cn, t, r); \
         const T *i = g, *f = g + H, *gg = g + 2 * H, *o = g + 3 * H; \
         const T *tc = at_##SFX(&k->tc, t, r); \
@@ -405,6 +409,67 @@ void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t
             const T mu = *at_##SFX(&k->mx, t, r), rs = *at_##SFX(&k->sx, t, r); \
             rk_ln_bwd_##SFX(dg, x, mu, rs, rs, lx, (T *)k->dlnxw, 0, dg, 4 * H); \
         } \
+    } \
+} \
+ \
+/* hw: (n, 4H) contiguous h_in W_hh^T (or its layer norm) of this step; rows split across \
+ * threads (rnnkit_par.h). */ \
+void lstm_fwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *hw) { \
+    const int rk_nt = rk_nthreads(k->nthreads, n, 4 * k->H); \
+    if (rk_nt <= 1) { lstm_fwd_rows_##SFX(k, t, 0, n, hw); return; } \
+    RK_PARALLEL { \
+        int64_t r0, r1; \
+        rk_block(n, rk_tid(), rk_team(), &r0, &r1); \
+        lstm_fwd_rows_##SFX(k, t, r0, r1, hw); \
+    } \
+} \
+ \
+/* The in-step gradient sums (LN gains / biases, peepholes, bias) by chunks of rows: each chunk \
+ * sums into its own zeroed partial through a copy of the context pointing there, then the \
+ * partials are added in chunk order (the same bits for any thread count). */ \
+void lstm_bwd_##SFX(const lstm_ctx *k, int64_t t, int64_t n, const T *A, int64_t a_rows) { \
+    const int64_t H = k->H; \
+    const int rk_nt = rk_nthreads(k->nthreads, n, 4 * H); \
+    void *const sums[6] = {k->dlnw, k->dlnb, k->dpeep, k->dbias, \
+                           (k->flags & LNH) ? k->dlnhw : 0, (k->flags & LNX) ? k->dlnxw : 0}; \
+    const int64_t len[6] = {H, H, 3 * H, 4 * H, 4 * H, 4 * H}; \
+    int64_t S = 0; \
+    for (int q = 0; q < 6; ++q) S += sums[q] ? len[q] : 0; \
+    const int64_t nc = S ? rk_nchunks(n) : 1; \
+    T *buf = nc > 1 ? (T *)rk_scratch((size_t)(nc * S) * sizeof(T)) : 0; \
+    if (!buf) { /* no sums to split (or no memory for the partials: one thread, in order) */ \
+        if (S || rk_nt <= 1) { lstm_bwd_rows_##SFX(k, t, 0, n, A, a_rows); return; } \
+        RK_PARALLEL { \
+            int64_t r0, r1; \
+            rk_block(n, rk_tid(), rk_team(), &r0, &r1); \
+            lstm_bwd_rows_##SFX(k, t, r0, r1, A, a_rows); \
+        } \
+        return; \
+    } \
+    memset(buf, 0, (size_t)(nc * S) * sizeof(T)); \
+    RK_PARALLEL { \
+        int64_t c0, c1; \
+        rk_block(nc, rk_tid(), rk_team(), &c0, &c1); \
+        for (int64_t c = c0; c < c1; ++c) { \
+            lstm_ctx kc = *k; \
+            void **dst[6] = {&kc.dlnw, &kc.dlnb, &kc.dpeep, &kc.dbias, &kc.dlnhw, &kc.dlnxw}; \
+            T *b = buf + c * S; \
+            for (int q = 0; q < 6; ++q) if (sums[q]) { *dst[q] = b; b += len[q]; } \
+            int64_t r0, r1; \
+            rk_block(n, c, nc, &r0, &r1); \
+            lstm_bwd_rows_##SFX(&kc, t, r0, r1, A, a_rows); \
+        } \
+    } \
+    int64_t off = 0; \
+    for (int q = 0; q < 6; ++q) { \
+        if (!sums[q]) continue; \
+        T *d = (T *)sums[q]; \
+        for (int64_t j = 0; j < len[q]; ++j) { \
+            T v = 0; \
+            for (int64_t c = 0; c < nc; ++c) v += buf[c * S + off + j]; \
+            d[j] += v; \
+        } \
+        off += len[q]; \
     } \
 }
 

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "rnnkit_exp.h"
+#include "rnnkit_par.h"
 
 #define MDEFINE(T, SFX) \
 /* σ(x) and σ(−x) from e = exp(−|x|) */ \
@@ -58,10 +59,11 @@ static inline void gates_##SFX(int64_t kind, const T *x, int64_t H, int64_t j, T
  * for the forward direction, descending for reverse). xc (B, t1 − t0, G·H) holds the projected \
  * input of the chunk; hs (B, H) carries the state across chunks (h0 on the first); y is the \
  * full (B, T, H) output. */ \
-void minrnn_fwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, int64_t t0, int64_t t1, \
-                      const T *xc, const int64_t *len, int64_t reverse, T *y, T *hs) { \
+static void minrnn_fwd_rows_##SFX(int64_t kind, int64_t r0, int64_t r1, int64_t T_, int64_t H, \
+                                  int64_t t0, int64_t t1, const T *xc, const int64_t *len, \
+                                  int64_t reverse, T *y, T *hs) { \
     const int64_t G = kind == 0 ? 2 : 3, Tc = t1 - t0; \
-    for (int64_t r = 0; r < B; ++r) { \
+    for (int64_t r = r0; r < r1; ++r) { \
         const int64_t n = len ? len[r] : T_, hi = n < t1 ? n : t1; \
         T *hl = hs + r * H; \
         for (int64_t s = t0; s < hi; ++s) { \
@@ -82,11 +84,12 @@ void minrnn_fwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, int64_t t0
 /* Backward over steps t0 <= t < t1 (chunks walked in reverse processing order): g (B, H) \
  * carries ∂L/∂h across chunks (∂L/∂h_last on the first, ∂L/∂h0 after the last); dxc gets \
  * ∂L/∂xc (zero at padded steps). */ \
-void minrnn_bwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, int64_t t0, int64_t t1, \
-                      const T *xc, const T *h0, const int64_t *len, int64_t reverse, \
-                      const T *y, const T *dy, T *g_, T *dxc) { \
+static void minrnn_bwd_rows_##SFX(int64_t kind, int64_t r0, int64_t r1, int64_t T_, int64_t H, \
+                                  int64_t t0, int64_t t1, const T *xc, const T *h0, \
+                                  const int64_t *len, int64_t reverse, const T *y, const T *dy, \
+                                  T *g_, T *dxc) { \
     const int64_t G = kind == 0 ? 2 : 3, Tc = t1 - t0; \
-    for (int64_t r = 0; r < B; ++r) { \
+    for (int64_t r = r0; r < r1; ++r) { \
         const int64_t n = len ? len[r] : T_, hi = n < t1 ? n : t1; \
         T *g = g_ + r * H; \
         for (int64_t s = hi - 1; s >= t0; --s) { \
@@ -114,6 +117,31 @@ void minrnn_bwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, int64_t t0
         const int64_t p0 = n > t0 ? n : t0; \
         if (p0 < t1) memset(dxc + (r * Tc + (p0 - t0)) * G * H, 0, \
                             (size_t)((t1 - p0) * G * H) * sizeof(T)); \
+    } \
+} \
+/* The batch rows are independent: split across nthreads threads (rnnkit_par.h). */ \
+void minrnn_fwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, int64_t t0, int64_t t1, \
+                      const T *xc, const int64_t *len, int64_t reverse, T *y, T *hs, \
+                      int64_t nthreads) { \
+    const int rk_nt = rk_nthreads(nthreads, B, (t1 - t0) * H); \
+    if (rk_nt <= 1) { minrnn_fwd_rows_##SFX(kind, 0, B, T_, H, t0, t1, xc, len, reverse, y, hs); \
+                      return; } \
+    RK_PARALLEL { \
+        int64_t r0, r1; \
+        rk_block(B, rk_tid(), rk_team(), &r0, &r1); \
+        minrnn_fwd_rows_##SFX(kind, r0, r1, T_, H, t0, t1, xc, len, reverse, y, hs); \
+    } \
+} \
+void minrnn_bwd_##SFX(int64_t kind, int64_t B, int64_t T_, int64_t H, int64_t t0, int64_t t1, \
+                      const T *xc, const T *h0, const int64_t *len, int64_t reverse, \
+                      const T *y, const T *dy, T *g_, T *dxc, int64_t nthreads) { \
+    const int rk_nt = rk_nthreads(nthreads, B, (t1 - t0) * H); \
+    if (rk_nt <= 1) { minrnn_bwd_rows_##SFX(kind, 0, B, T_, H, t0, t1, xc, h0, len, reverse, y, \
+                                            dy, g_, dxc); return; } \
+    RK_PARALLEL { \
+        int64_t r0, r1; \
+        rk_block(B, rk_tid(), rk_team(), &r0, &r1); \
+        minrnn_bwd_rows_##SFX(kind, r0, r1, T_, H, t0, t1, xc, h0, len, reverse, y, dy, g_, dxc); \
     } \
 }
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ctypes
 
+import torch
+
 from rnnkit.kernels.native_build import CSRC, compiler, disabled, load_library
 
-__all__ = ["Arr", "ElmanCtx", "GRUCtx", "LSTMCtx", "lstm_lib", "status"]
+__all__ = ["Arr", "ElmanCtx", "GRUCtx", "LSTMCtx", "lstm_lib", "status", "threaded"]
 
 _SOURCES = (CSRC / "lstm_pointwise.c", CSRC / "gru_pointwise.c", CSRC / "elman_pointwise.c")
 _state: dict = {}
@@ -26,7 +28,16 @@ _ARRS = ["g", "c", "cn", "tc", "out", "y", "h0", "c0", "zc", "zh", "m", "mu", "r
 _BWD = ["acc", "dy", "dg", "gc", "dhh"]
 
 
-class LSTMCtx(ctypes.Structure):
+class _Threaded(ctypes.Structure):
+    """A step context whose C calls split their rows over ``torch.get_num_threads()`` threads,
+    read when the context is made (once per forward call; ``csrc/rnnkit_par.h``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.nthreads = torch.get_num_threads()
+
+
+class LSTMCtx(_Threaded):
     _fields_ = ([("H", ctypes.c_int64), ("flags", ctypes.c_int64), ("zcv", ctypes.c_double),
                  ("zhv", ctypes.c_double), ("eps", ctypes.c_double)]
                 + [(a, Arr) for a in _ARRS]
@@ -38,26 +49,28 @@ class LSTMCtx(ctypes.Structure):
                 + [(a, ctypes.c_void_p) for a in ("lnhw", "dlnhw", "dpeep", "dbias", "lnxw")]
                 + [("xt0", ctypes.c_int64), ("mx", Arr), ("sx", Arr), ("dlnxw", ctypes.c_void_p)]
                 + [("xa", Arr), ("anext", ctypes.c_void_p), ("I", ctypes.c_int64),
-                   ("nsteps", ctypes.c_int64)])
+                   ("nsteps", ctypes.c_int64), ("nthreads", ctypes.c_int64)])
 
 
-class GRUCtx(ctypes.Structure):
+class GRUCtx(_Threaded):
     _fields_ = ([("H", ctypes.c_int64), ("flags", ctypes.c_int64), ("zhv", ctypes.c_double)]
                 + [(a, Arr) for a in ("x", "rz", "nn", "an", "y", "h0", "zh", "m",
                                       "acc", "dy", "dx", "da", "r", "rs3", "ds")]
                 + [(a, ctypes.c_void_p) for a in ("lnw", "lnb", "dlnw", "dlnb")]
                 + [("eps", ctypes.c_double), ("mx", Arr), ("sx", Arr)]
-                + [(a, ctypes.c_void_p) for a in ("lnxw", "lnxb", "dlnxw", "dlnxb")])
+                + [(a, ctypes.c_void_p) for a in ("lnxw", "lnxb", "dlnxw", "dlnxb")]
+                + [("nthreads", ctypes.c_int64)])
 
 
-class ElmanCtx(ctypes.Structure):
+class ElmanCtx(_Threaded):
     _fields_ = ([("H", ctypes.c_int64), ("flags", ctypes.c_int64), ("zhv", ctypes.c_double)]
-                + [(a, Arr) for a in ("x", "a", "y", "h0", "zh", "m", "acc", "dy", "da")])
+                + [(a, Arr) for a in ("x", "a", "y", "h0", "zh", "m", "acc", "dy", "da")]
+                + [("nthreads", ctypes.c_int64)])
 
 
 def _load():
     lib, why = load_library("pointwise", _SOURCES, "the engine's native step",
-                            (("-lmvec", "-lm"), ("-lm",)))
+                            (("-lmvec", "-lm"), ("-lm",)), openmp=True)
     if lib is None:
         return None, why
     ctx_p, i64, ptr = ctypes.POINTER(LSTMCtx), ctypes.c_int64, ctypes.c_void_p
@@ -110,5 +123,13 @@ def status() -> str:
                 "loops for small problems (reset-before GRU too; built on first use)")
     if _state["lib"] is None:
         return f"pure-PyTorch pointwise step ({_state['why']})"
+    threads = (f"rows split over torch.get_num_threads() threads (now {torch.get_num_threads()})"
+               if threaded() else "one thread (built without OpenMP)")
     return ("native C pointwise step for LSTM, reset-after GRU and Elman, whole-sequence C loops "
-            "for small problems (reset-before GRU too)")
+            f"for small problems (reset-before GRU too); {threads}")
+
+
+def threaded() -> bool:
+    """Whether the loaded library splits its steps' rows over threads (the OpenMP build)."""
+    lib = lstm_lib()
+    return lib is not None and "_omp_" in str(lib._name)
