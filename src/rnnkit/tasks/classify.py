@@ -241,7 +241,7 @@ def _train_selected(cfg: dict[str, Any], user: dict[str, Any], ds: Any, run: dic
     out = make_out_dir(cfg, "classify", ds.name)
     run["settings"] = {k: v for k, v in cfg.items() if k not in ("quiet", "resume", "out")}
     run["selection"] = settings.to_dict()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     log = (lambda *a, **k: None) if cfg.get("quiet") else print
     sel = select_and_fit(settings, run["model"], ds, all_train, device=cfg.get("device") or
                          "auto", log=log)
@@ -256,7 +256,7 @@ def _train_selected(cfg: dict[str, Any], user: dict[str, Any], ds: Any, run: dic
     write_json(out / "config.json", run)
     save_weights(model, out)
     pred = predict_proba(model, test_items, cfg).argmax(1)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     winner = sel.winner + (f" + minirocket (weight {sel.rocket_weight:g})" if sel.rocket
                            else "")
     rows = {}
@@ -269,7 +269,7 @@ def _train_selected(cfg: dict[str, Any], user: dict[str, Any], ds: Any, run: dic
     header = (f"{ds.name}: {len(all_train)} train ({sel.folds}-fold CV) / {len(test_items)} "
               f"test, {ds.n_classes} classes, {seconds:.1f} s; selected: {winner}")
     report(out, ds, f"rnnkit {winner}", pred, seconds, cfg["seed"],
-           baselines(ds, cfg["seed"]), rows, header,
+           baselines(ds, cfg["seed"]), rows, header, cpu_seconds=round(cpu, 2),
            selection={"winner": winner, "candidate": sel.winner,
                       "rocket_weight": sel.rocket_weight, "folds": sel.folds,
                       "cv": sel.table, "fold_training": sel.fold_reports})
