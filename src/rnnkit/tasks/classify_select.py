@@ -199,7 +199,7 @@ def select_and_fit(s: SelectionSettings, base: dict[str, Any], ds: SequenceClass
     names = list(s.candidates)
     if len(y) < s.augment_below and "custom" not in names and "cnn-lstm+aug" not in names:
         names.append("cnn-lstm+aug")
-    weights = [w for w in s.rocket_weights if w == 0 or _rocket_available()]
+    weights = [w for w in s.rocket_weights if w == 0 or _rocket_available()] or [0.0]
     if k < 2:  # a class with one sequence: no folds; the first candidate on everything
         mcfg = _candidate_config(names[0], base, s, length)
         b = budget(len(y), s)
