@@ -15,7 +15,8 @@ from rnnkit.tasks.common import COMMON_DEFAULTS, load_weights, read_run
 TINY = dict(quiet=True, epochs=2, hidden_size=4, cv_folds=2)
 
 
-def _ts(path, n, length=14, seed=0, poison=False, missing=False):
+def _ts(path, n, length=14, seed=0, poison=False, missing=False, offset=0.0,
+        scale=1.0):
     """A 2-class, 2-channel .ts file of variable lengths (``missing``: trailing and interior
     '?'; ``poison``: absurd values, as a test file nobody should learn from)."""
     rng = np.random.default_rng(seed)
@@ -27,7 +28,7 @@ def _ts(path, n, length=14, seed=0, poison=False, missing=False):
         chans = []
         for _ in range(2):
             v = np.sin(np.linspace(0, 3, t) * (2 if lab == "b" else 1)) + 0.1 * rng.normal(size=t)
-            v = v * 1e6 + 1e9 if poison else v
+            v = v * 1e6 + 1e9 if poison else v * scale + offset
             vals = [f"{x:.4f}" for x in v]
             if missing and i % 3 == 0:
                 vals[2] = "?"                      # interior: interpolated
@@ -151,3 +152,24 @@ def test_minirocket_member_matches_aeon_and_baseline_is_deterministic():
     again = MiniRocketMember(m.config)
     again.load_state_dict(m.state_dict())
     torch.testing.assert_close(again(torch.from_numpy(X[12:])), m(torch.from_numpy(X[12:])))
+
+
+def test_minirocket_member_is_fitted_on_the_inputs_it_will_see(tmp_path):
+    """The run's MiniRocket member reads scaled inputs, so it is fitted on them: on data far
+    from zero mean it agrees with MiniRocket on the raw data (its features are shift- and
+    scale-invariant when fitted on the same scale)."""
+    from rnnkit.baselines.classification import minirocket
+    from rnnkit.data import load_ts_classification
+    from rnnkit.tasks.classify_data import encode
+
+    train = _ts(tmp_path / "O_TRAIN.ts", 24, length=20, offset=300.0, scale=100.0)
+    test = _ts(tmp_path / "O_TEST.ts", 16, length=20, seed=1, offset=300.0, scale=100.0)
+    out = _train(tmp_path, train, test, rocket_weight=0.5)
+    run = read_run(out)
+    rocket = load_weights(classify_models.build_model(run), out).members[-1]
+    ds = load_ts_classification(train, test, fillna="mask")
+    items = encode(run, ds.X_test, ds.y_test, ds.lengths_test)
+    mine = classify_models.predict_proba(rocket, items, {}).argmax(1)
+    ref = minirocket(ds.X_train, ds.y_train, ds.X_test, ds.lengths_train, ds.lengths_test,
+                     seed=0)
+    assert (mine == ref).mean() >= 0.9

@@ -207,11 +207,13 @@ def select_and_fit(s: SelectionSettings, base: dict[str, Any], ds: SequenceClass
         return Selection(names[0], 0.0, [model], mcfg, None, [], 1, [rep])
     folds = stratified_folds(y, k, s.seed)
     rocket_oof = np.zeros((len(y), K))
+    # MiniRocket sees what the recurrent members see: the run's scaled inputs (its biases are
+    # quantiles of the data it is fitted on, so raw-scale fitting would not fit scaled input).
+    X, lengths = items.x.numpy(), np.asarray(items.lengths)
     if any(w > 0 for w in weights):
         for f, held in enumerate(folds):
             fit = np.setdiff1d(np.arange(len(y)), held)
-            member = _rocket_member(ds.X_train[fit], ds.lengths_train[fit], y[fit], K,
-                                    s.seed + f, length)
+            member = _rocket_member(X[fit], lengths[fit], y[fit], K, s.seed + f, length)
             rocket_oof[held] = predict_proba(member, items.subset(held), {})
     table, fitted = [], {}
     for name in names:
@@ -234,7 +236,7 @@ def select_and_fit(s: SelectionSettings, base: dict[str, Any], ds: SequenceClass
                                      -names.index(r["candidate"]), -r["rocket_weight"]))
     name, w = best["candidate"], float(best["rocket_weight"])
     mcfg, models, reps = fitted[name]
-    rocket = (_rocket_member(ds.X_train, ds.lengths_train, y, K, s.seed, length)
+    rocket = (_rocket_member(X, lengths, y, K, s.seed, length)
               if w > 0 else None)
     all_reps = [r for _, (_, _, rs) in fitted.items() for r in rs]
     return Selection(name, w, models, mcfg, rocket, table, k, all_reps)
