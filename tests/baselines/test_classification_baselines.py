@@ -44,3 +44,30 @@ def test_tfidf_logreg_toy():
 def test_tfidf_logreg_finefoods():
     rows = {r["baseline"]: r for r in run_classification_baselines(load_dataset("finefoods"))}
     assert rows["tfidf_logreg"]["accuracy"] == pytest.approx(0.804, abs=0.015)
+
+
+def test_dtw_handles_shifts_and_every_sequence_baseline_reports_seconds():
+    """A bump at a random time: 1-NN DTW matches it wherever it is, and the baselines of a
+    sequence set include 1-NN DTW and MiniRocket with their fit + predict seconds; missing
+    values (NaN) are interpolated, not propagated."""
+    from rnnkit.baselines.classification import nearest_neighbour_dtw
+    from rnnkit.data import SequenceClassData
+
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        y = np.arange(n) % 2
+        X = np.zeros((n, 24, 1))
+        for i in range(n):
+            s = rng.integers(2, 14)
+            X[i, s:s + 6, 0] = 1.0 if y[i] else np.linspace(0, 1, 6)
+        return X, y
+
+    (Xa, ya), (Xb, yb) = make(12), make(10)
+    Xb[0, 1, 0] = np.nan
+    pred = nearest_neighbour_dtw(Xa, ya, Xb, window=0.5)
+    assert (pred == yb).mean() >= 0.9
+    rows = run_classification_baselines(SequenceClassData(Xa, ya, Xb, yb, ("a", "b")), seed=1)
+    names = [r["baseline"] for r in rows]
+    assert names == ["majority_class", "1nn_euclidean", "1nn_dtw", "minirocket"]
+    assert all(r["seconds"] >= 0 and np.isfinite(r["accuracy"]) for r in rows)

@@ -15,14 +15,17 @@ def _model(**kw) -> SequenceClassifier:
                                                           **SMALL, **kw})).eval()
 
 
-@pytest.mark.parametrize("conv,layout,pooling,bi", [
-    (False, "parallel", "last", False), (False, "parallel", "last", True),
-    (True, "parallel", "mean", False), (True, "serial", "max", True),
-    (True, "parallel", "attention", False), (False, "serial", "attention", True),
-], ids=["rnn-last", "birnn-last", "fcn-par-mean", "fcn-ser-max-bi", "fcn-attn", "biattn"])
-def test_padding_values_and_extra_padding_do_not_change_logits(conv, layout, pooling, bi):
+@pytest.mark.parametrize("conv,layout,pooling,bi,ds", [
+    (False, "parallel", "last", False, 1), (False, "parallel", "last", True, 1),
+    (True, "parallel", "mean", False, 1), (True, "serial", "max", True, 1),
+    (True, "parallel", "attention", False, 1), (False, "serial", "attention", True, 1),
+    (True, "serial", "attention", False, 3), (True, "parallel", "mean", True, 2),
+], ids=["rnn-last", "birnn-last", "fcn-par-mean", "fcn-ser-max-bi", "fcn-attn", "biattn",
+        "cnn-rnn-attn-down3", "fcn-par-bi-down2"])
+def test_padding_values_and_extra_padding_do_not_change_logits(conv, layout, pooling, bi, ds):
     torch.manual_seed(0)
-    m = _model(conv=conv, conv_layout=layout, pooling=pooling, bidirectional=bi, znorm=True)
+    m = _model(conv=conv, conv_layout=layout, pooling=pooling, bidirectional=bi, znorm=True,
+               downsample=ds, augment=True)  # augmentation is off in eval()
     x = torch.randn(3, 9, 2)
     lengths = torch.tensor([9, 5, 2])
     ref = m(x, lengths)
@@ -84,3 +87,26 @@ def test_learns_a_tiny_problem_better_than_the_majority(kind, pooling, task):
     acc = (trainer.predict(m, test).argmax(1) == y_test).float().mean().item()
     majority = max(y_test.float().mean().item(), 1 - y_test.float().mean().item())
     assert acc > max(majority, 0.8)
+
+
+def test_downsample_averages_windows_of_valid_steps():
+    from rnnkit.models.sequence_classifier import _downsample
+
+    x = torch.arange(7.0).view(1, 7, 1).repeat(2, 1, 1)
+    y, lengths = _downsample(x, torch.tensor([7, 4]), 3)
+    assert lengths.tolist() == [3, 2]
+    torch.testing.assert_close(y[0, :, 0], torch.tensor([1.0, 4.0, 6.0]))
+    torch.testing.assert_close(y[1, :2, 0], torch.tensor([1.0, 3.0]))  # window 2: step 3 only
+
+
+def test_augmentation_changes_training_outputs_only():
+    m = _model(augment=True, znorm=True, dropout=0.0)
+    x, lengths = torch.randn(4, 9, 2), torch.tensor([9, 9, 6, 3])
+    torch.testing.assert_close(m(x, lengths), m(x, lengths))  # eval: deterministic
+    m.train()
+    torch.manual_seed(0)
+    a = m(x, lengths)
+    torch.manual_seed(1)
+    assert not torch.allclose(a, m(x, lengths))
+    m2 = _model(augment=False, znorm=True, dropout=0.0).train()
+    torch.testing.assert_close(m2(x, lengths), m2(x, lengths))  # no augmentation: same

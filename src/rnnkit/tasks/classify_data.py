@@ -1,6 +1,8 @@
 """Classification data side: load the sources, split them, prepare tokenizer or scaler.
 
-What :mod:`rnnkit.tasks.classify` (the pipeline) feeds on:
+What :mod:`rnnkit.tasks.classify` (the pipeline) feeds on (``.ts`` files: trailing ``?`` steps
+shorten a case and are masked by its length, interior ones are interpolated —
+:func:`rnnkit.data.trim_missing`):
 
 * :func:`load_source` — a built-in dataset, a UCR/UEA ``.ts`` pair or a CSV (numeric feature
   columns or a text column, plus labels); files without a test file get a seeded stratified
@@ -86,7 +88,7 @@ def load_source(src: dict[str, Any]) -> SequenceClassData | TextClassData:
             raise CLIError(f"{flag}: expected a file, got missing path '{p}'. Check the path.")
     suffix = Path(data).suffix.lower()
     if suffix == ".ts":
-        ds = load_ts_classification(data, test or data)
+        ds = load_ts_classification(data, test or data, fillna="mask")
         if ds.X_test.shape[2] != ds.X_train.shape[2]:
             raise CLIError(f"--test-data: expected {ds.X_train.shape[2]} channels like "
                            f"{Path(data).name}, got {ds.X_test.shape[2]} in {Path(test).name}. "
@@ -205,13 +207,13 @@ def _read_file(path: str, run: dict[str, Any], need_labels: bool):
         raise CLIError(f"--data: expected a file, got missing path '{path}'. Check the path.")
     src, text = run["source"], run["kind"] == "text"
     if Path(path).suffix.lower() == ".ts":
-        from rnnkit.data import read_ts, stack_padded
+        from rnnkit.data import read_ts, stack_padded, trim_missing
 
         if text:
             raise CLIError(f"--data: expected a CSV with a text column for this text run, got "
                            f"the .ts file '{path}'.")
         f = read_ts(path)
-        X, lengths = stack_padded(f.series)
+        X, lengths = stack_padded([trim_missing(s) for s in f.series])  # '?': masked
         if need_labels and f.labels is None:
             raise CLIError(f"--data: expected labels ('@classLabel true') in '{path}', got none.")
         return X, lengths, (None if f.labels is None else _label_ids(f.labels, run, "--data"))
