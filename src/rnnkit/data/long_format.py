@@ -82,7 +82,10 @@ class Panel:
         """The first ``n`` series (or the named ones), same settings."""
         keep = list(range(min(n, self.n_series))) if ids is None else [
             self.ids.index(i) for i in ids]
-        pick = (lambda seq: tuple(seq[i] for i in keep))
+
+        def pick(seq):
+            return tuple(seq[i] for i in keep)
+
         return Panel(pick(self.ids), pick(self.y), pick(self.ds), self.season, self.horizon,
                      self.freq, pick(self.test) if self.test is not None else None, self.name)
 
@@ -147,8 +150,8 @@ def check_time_axis(ds: np.ndarray, where: str, series: str, row0: int = 1) -> t
         i = back[0] + 1
         what = "a duplicated" if step[back[0]] == step.dtype.type(0) else "an unsorted"
         raise ValueError(f"{head}: expected strictly increasing time stamps, got {what} stamp "
-                         f"{_fmt(t[i])} at row {row0 + i} after {_fmt(t[i - 1])}. Sort the table by id "
-                         f"and time and drop duplicated rows.")
+                         f"{_fmt(t[i])} at row {row0 + i} after {_fmt(t[i - 1])}. Sort the table "
+                         f"by id and time and drop duplicated rows.")
     freq = None
     if t.dtype.kind == "M":
         idx = pd.DatetimeIndex(t)

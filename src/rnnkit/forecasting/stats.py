@@ -116,8 +116,8 @@ def stat_forecasts(ys: list[np.ndarray], h: int, season: int,
             warnings.simplefilter("ignore")
             fc = sf.forecast(df=df, h=h, level=[level])
         fc = fc.sort_values(["unique_id", "ds"])
-        col = [c for c in fc.columns if c not in ("unique_id", "ds") and "-lo-" not in c
-               and "-hi-" not in c][0]
+        col = next(c for c in fc.columns if c not in ("unique_id", "ds") and "-lo-" not in c
+                   and "-hi-" not in c)
         shape = (len(ys), h)
         out[name] = StatForecast(point=fc[col].to_numpy().reshape(shape),
                                  lo=fc[f"{col}-lo-{level}"].to_numpy().reshape(shape),

@@ -65,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "future_covariates": None, "mode": "direct", "loss": "mse", "log": None, "diff": 0,
     "fillna": None, "norm": "mean", "highway": True, "ensemble": None, "val_size": None,
     "patience": 10, "level": 0.8, "stride": None, "baselines": True,
+    # many series (a competition set or a long table): see rnnkit.tasks.forecast_panel
+    "id_col": None, "time_col": None, "backtest": None, "combine": None, "max_steps": None,
+    "n_jobs": None,
 }
 
 # Per-task values of the common flags when they are left unset.
@@ -106,12 +109,27 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
       help="also fit the classical baselines on the same split (default on)")
     a("--stride", type=int, help="step between training windows (default: 1, more for long "
       "series)")
+    a("--id-col", metavar="COL", help="many series: the series-id column of a long CSV / "
+      "Parquet table (default unique_id; with --time-col default ds, --target default y)")
+    a("--time-col", metavar="COL", help="many series: the time column (default ds)")
+    a("--backtest", type=int, metavar="N", help="many series: also evaluate N rolling origins "
+      "inside the training parts (backtest.csv; default 0)")
+    a("--combine", choices=("auto", "rnn", "stat"), help="many series: auto (default) weighs "
+      "the global RNN against AutoETS+AutoTheta by backtest on the training parts; rnn or stat "
+      "alone")
+    a("--max-steps", type=int, help="many series: most training steps of the global RNN "
+      "(default 1500; early stopping on each series' last training horizon)")
+    a("--n-jobs", type=int, help="many series: statsforecast processes (default 1)")
 
 
 # ---- train ------------------------------------------------------------------------------------
 
 def train(cfg: dict[str, Any]) -> int:
     """Train, score beside the baselines, write the run directory; returns the exit status."""
+    from rnnkit.tasks.forecast_panel import is_panel_data, train_panel
+
+    if is_panel_data(cfg):
+        return train_panel(cfg)
     series = load_series(cfg)
     plan = make_plan(series, cfg)
     values = ordered(series, plan)
@@ -206,7 +224,9 @@ def _report(model: Forecaster, prep: Transform, plan: Plan, series: SeriesData,
                             res["point"], res["lower"], res["upper"],
                             actual=series.target[-h:], baselines=base_fc,
                             title=f"{series.name}: {name}, last {h} steps held out",
-                            level=model.config.level)
+                            level=model.config.level,
+                            xlabel="date" if np.asarray(t).dtype.kind == "M" else "time step",
+                            ylabels=list(plan.targets))
     print(format_table(test, base, model_name=name))
     if train_run and not quiet:
         print(f"test coverage of the {round(model.config.level * 100)} % interval: "
@@ -232,8 +252,16 @@ def _run_series(run: dict[str, Any], args: dict[str, Any], plan: Plan) -> Series
     return load_series(cfg)
 
 
+def _is_panel_run(run_dir: str | Path) -> bool:
+    return read_run(run_dir).get("kind") == "panel"
+
+
 def evaluate(run_dir: str | Path, args: dict[str, Any]) -> int:
     """Score a trained run on the last ``horizon`` steps of ``--data`` (default: its data)."""
+    if _is_panel_run(run_dir):
+        from rnnkit.tasks.forecast_panel import evaluate_panel
+
+        return evaluate_panel(run_dir, args)
     model, prep, plan, run = _load_run(run_dir)
     series = _run_series(run, args, plan)
     opts = {"quiet": True, "baselines": run["settings"].get("baselines", True)}
@@ -242,6 +270,10 @@ def evaluate(run_dir: str | Path, args: dict[str, Any]) -> int:
 
 def predict(run_dir: str | Path, args: dict[str, Any]) -> int:
     """Write the test-window forecasts (actual, forecast, lower, upper) as CSV."""
+    if _is_panel_run(run_dir):
+        from rnnkit.tasks.forecast_panel import predict_panel
+
+        return predict_panel(run_dir, args)
     model, prep, plan, run = _load_run(run_dir)
     series = _run_series(run, args, plan)
     res = test_forecast(model, prep, plan, series)
@@ -257,6 +289,10 @@ def predict(run_dir: str | Path, args: dict[str, Any]) -> int:
 
 def forecast(run_dir: str | Path, args: dict[str, Any]) -> int:
     """Forecast the steps after the end of ``--data``; CSV with interval columns."""
+    if _is_panel_run(run_dir):
+        from rnnkit.tasks.forecast_panel import forecast_panel
+
+        return forecast_panel(run_dir, args)
     model, prep, plan, run = _load_run(run_dir)
     steps = args.get("horizon") or plan.horizon
     if steps < 1:
