@@ -23,7 +23,7 @@ ALLOWED = {
     "models": BASE | {"data", "metrics"},
     "tasks": BASE | {"data", "metrics", "metrics_seq", "baselines", "training", "models",
                      "plots", "interpret", "forecasting"},
-    "forecasting": BASE | {"data", "metrics", "models"},
+    "forecasting": BASE | {"data", "metrics", "models", "baselines"},
     "plots": {"data", "metrics"},
     "interpret": BASE | {"data", "models", "plots"},
     "bench": BASE | {"models", "training", "data"},

@@ -116,13 +116,14 @@ def future_stamps(ds: np.ndarray, steps: int, freq: str | None) -> np.ndarray:
     return ds[-1] + step * np.arange(1, steps + 1)
 
 
-def check_time_axis(ds: np.ndarray, where: str, series: str, row0: int = 1) -> tuple[
-        np.ndarray, str | None]:
+def check_time_axis(ds: np.ndarray, where: str, series: str, row0: int = 1,
+                    rows: np.ndarray | None = None) -> tuple[np.ndarray, str | None]:
     """Parse and check one series' time stamps; returns ``(stamps, freq)``.
 
     Refused, with the first offending row (``row0`` numbers the first stamp): unparseable
     stamps, a step that goes back or repeats (unsorted, duplicated), and irregular steps
     (gaps). Integer stamps must step by one constant; dates by one pandas frequency.
+    ``rows`` (optional) gives each stamp's row number in the file.
 
     Raises:
         ValueError: ``<where>: series '<id>': expected …, got … at row R. <fix>.``
@@ -130,6 +131,7 @@ def check_time_axis(ds: np.ndarray, where: str, series: str, row0: int = 1) -> t
     pd = require("pandas", "pip install pandas", where)
     raw = np.asarray(ds)
     head = f"{where}: series '{series}'"
+    row = (lambda i: int(rows[i])) if rows is not None else (lambda i: row0 + int(i))
     if raw.dtype.kind in "iu" or (raw.dtype.kind == "f" and np.isfinite(raw).all()
                                   and (raw == np.round(raw)).all()):
         t = raw.astype(np.int64)
@@ -140,7 +142,7 @@ def check_time_axis(ds: np.ndarray, where: str, series: str, row0: int = 1) -> t
         bad = np.flatnonzero(parsed.isna().to_numpy())
         if len(bad):
             raise ValueError(f"{head}: expected parseable time stamps (dates or integers), got "
-                             f"'{raw[bad[0]]}' at row {row0 + bad[0]}. Fix or remove that row.")
+                             f"'{raw[bad[0]]}' at row {row(bad[0])}. Fix or remove that row.")
         t = parsed.to_numpy().astype("datetime64[ns]")
     if len(t) < 2:
         return t, None
@@ -150,7 +152,7 @@ def check_time_axis(ds: np.ndarray, where: str, series: str, row0: int = 1) -> t
         i = back[0] + 1
         what = "a duplicated" if step[back[0]] == step.dtype.type(0) else "an unsorted"
         raise ValueError(f"{head}: expected strictly increasing time stamps, got {what} stamp "
-                         f"{_fmt(t[i])} at row {row0 + i} after {_fmt(t[i - 1])}. Sort the table "
+                         f"{_fmt(t[i])} at row {row(i)} after {_fmt(t[i - 1])}. Sort the table "
                          f"by id and time and drop duplicated rows.")
     freq = None
     if t.dtype.kind == "M":
@@ -170,7 +172,7 @@ def check_time_axis(ds: np.ndarray, where: str, series: str, row0: int = 1) -> t
     if len(off):
         i = int(off[0])
         raise ValueError(f"{head}: expected a regular time axis (one step "
-                         f"{freq or _fmt(step[0])}), got {_fmt(t[i])} at row {row0 + i} after "
+                         f"{freq or _fmt(step[0])}), got {_fmt(t[i])} at row {row(i)} after "
                          f"{_fmt(t[i - 1])} "
                          f"(a gap or an irregular step). Fill the missing steps (resample) "
                          f"or split the series.")
@@ -192,8 +194,8 @@ def panel_from_frame(df, id_col: str = "unique_id", time_col: str = "ds", target
                      ) -> Panel:
     """A :class:`Panel` from a long DataFrame; every series' time axis is checked.
 
-    Rows keep their file order (row numbers in errors count data rows from 1); each series'
-    rows must already be in time order.
+    Rows keep their file order (row numbers in errors count the table's data rows from 1);
+    each series' rows must already be in time order.
     """
     pd = require("pandas", "pip install pandas", where)
     for col, flag in ((id_col, "--id-col"), (time_col, "--time-col"), (target, "--target")):
@@ -212,7 +214,7 @@ def panel_from_frame(df, id_col: str = "unique_id", time_col: str = "ds", target
     ys, dss, freqs = [], [], set()
     for sid in order:
         r = np.asarray(rows[sid])
-        t, f = check_time_axis(df[time_col].to_numpy()[r], where, sid, row0=1)
+        t, f = check_time_axis(df[time_col].to_numpy()[r], where, sid, rows=r + 1)
         ys.append(y[r])
         dss.append(t)
         freqs.add(f)

@@ -10,7 +10,7 @@ Per series (``y [H]`` test, ``f [H]`` forecast, ``x [T]`` training part, season 
             three-quantile approximation of the scaled CRPS)
 
 Over a set: the mean of each; OWA = ½ (sMAPE / sMAPE_Naive2 + MASE / MASE_Naive2) from the set
-means (M4). Naive2 (seasonally adjusted naive) is :func:`rnnkit.forecasting.stats.naive2`.
+means (M4). Naive2 (seasonally adjusted naive) is :func:`rnnkit.baselines.stat_models.naive2`.
 """
 
 from __future__ import annotations

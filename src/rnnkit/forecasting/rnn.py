@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnnkit.baselines.stat_models import AUTO_MODELS, stat_forecasts
 from rnnkit.data.long_format import Panel, future_stamps, panel_from_frame
 from rnnkit.forecasting.metrics import aggregate, mase_scale, series_metrics
 from rnnkit.forecasting.scaling import PanelScaler, WindowSampler, gather_windows, pad_matrix
-from rnnkit.forecasting.stats import AUTO_MODELS, stat_forecasts
 from rnnkit.models.global_forecaster import GlobalForecaster, GlobalForecasterConfig
 
 __all__ = ["COMBINE", "RNNForecast", "RNNForecastSettings"]
@@ -358,7 +358,7 @@ class RNNForecast:
 
 
 def _naive2(x: np.ndarray, h: int, m: int) -> np.ndarray:
-    from rnnkit.forecasting.stats import naive2
+    from rnnkit.baselines.stat_models import naive2
 
     return naive2(x, h, m)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.forecasting.stats import seasonal_indices, seasonality_test
+from rnnkit.baselines.stat_models import seasonal_indices, seasonality_test
 
 __all__ = ["PanelScaler", "WindowSampler", "gather_windows"]
 

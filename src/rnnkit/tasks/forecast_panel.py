@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnnkit.baselines.stat_models import STAT_MODELS, stat_forecasts
 from rnnkit.data.long_format import COMPETITION_SETS, Panel, future_stamps
 from rnnkit.forecasting import RNNForecast, RNNForecastSettings, aggregate, series_metrics
-from rnnkit.forecasting.stats import STAT_MODELS, stat_forecasts
 from rnnkit.tasks.common import (
     CLIError,
     load_weights,

@@ -1,4 +1,4 @@
-"""The statistical models forecasters compare with, from statsforecast, plus M4's Naive2.
+"""Statistical forecasting baselines from statsforecast, plus M4's Naive2, over many series.
 
 :func:`stat_forecasts` fits SeasonalNaive, Naive, AutoETS, AutoARIMA and AutoTheta (any subset)
 on each series of a set through ``statsforecast.StatsForecast(n_jobs=…)``, one model at a time
