@@ -84,9 +84,9 @@ def main() -> None:
                                   max_steps=a.max_steps, ensemble=a.ensemble,
                                   hidden_size=a.hidden_size, combine=a.combine)
         print(table(name, results[name]), flush=True)
-    os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
-    with open(a.json, "w") as f:
-        json.dump({"args": vars(a), "results": results}, f, indent=1, default=float)
+        os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
+        with open(a.json, "w") as f:  # after each group: a long run keeps what it measured
+            json.dump({"args": vars(a), "results": results}, f, indent=1, default=float)
     print(f"results: {a.json}")
 
 
