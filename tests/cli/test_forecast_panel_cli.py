@@ -84,8 +84,7 @@ def test_test_part_never_reaches_the_fitted_model(tmp_path):
     assert ma["test"]["smape"] != mb["test"]["smape"]  # the test part is scored, only scored
 
 
-@pytest.mark.parametrize("case", ["shuffled", "duplicated", "gap", "unparseable"])
-def test_single_series_csv_with_a_broken_time_axis_is_one_line(tmp_path, case):
+def _broken_series_csv(path, case):
     dates = pd.date_range("2000-01-01", periods=60, freq="D").strftime("%Y-%m-%d").tolist()
     if case == "shuffled":
         dates[10], dates[11] = dates[11], dates[10]
@@ -96,12 +95,27 @@ def test_single_series_csv_with_a_broken_time_axis_is_one_line(tmp_path, case):
             "%Y-%m-%d").tolist()
     else:
         dates[20] = "not a date"
-    path = tmp_path / "s.csv"
     pd.DataFrame({"date": dates, "y": np.arange(60.0) + 1}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("case, row", [("shuffled", 12), ("duplicated", 12), ("gap", 31),
+                                       ("unparseable", 21)])
+def test_single_series_csv_with_a_broken_time_axis_is_refused(tmp_path, case, row):
+    from rnnkit.tasks.common import CLIError
+    from rnnkit.tasks.forecast_data import load_series
+
+    path = _broken_series_csv(tmp_path / "s.csv", case)
+    with pytest.raises(CLIError, match=rf"--data: series 's': expected .* at row {row}\b"):
+        load_series({"data": str(path)})
+
+
+def test_broken_time_axis_is_one_line_from_the_cli(tmp_path):
+    path = _broken_series_csv(tmp_path / "s.csv", "shuffled")
     r = _rnnkit("train", "forecast", "--data", path, "--out", tmp_path / "run", "--epochs", "1")
     assert r.returncode == 2, r.stderr
     msg = r.stderr.strip()
-    assert "\n" not in msg and "series 's'" in msg and "row" in msg, msg
+    assert "\n" not in msg and "series 's'" in msg and "row 12" in msg, msg
     assert not (tmp_path / "run").exists()
 
 
