@@ -127,3 +127,12 @@ def test_long_table_with_a_broken_time_axis_names_series_and_row(tmp_path):
     r = _rnnkit("train", "forecast", "--data", path, "--out", tmp_path / "run", *FAST)
     assert r.returncode == 2
     assert "series 's1'" in r.stderr and "row 41" in r.stderr and "Sort" in r.stderr
+
+
+def test_many_series_flags_on_a_single_series_are_refused(tmp_path):
+    from rnnkit.tasks.common import CLIError
+    from rnnkit.tasks.forecast import train
+
+    with pytest.raises(CLIError, match=r"--backtest: expected many series .*'airline'"):
+        train({"data": "airline", "backtest": 3, "out": str(tmp_path / "run")})
+    assert not (tmp_path / "run").exists()

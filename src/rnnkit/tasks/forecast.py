@@ -130,6 +130,12 @@ def train(cfg: dict[str, Any]) -> int:
 
     if is_panel_data(cfg):
         return train_panel(cfg)
+    for key in ("backtest", "id_col", "time_col", "max_steps", "n_jobs"):
+        if cfg.get(key):
+            flag = "--" + key.replace("_", "-")
+            raise CLIError(f"{flag}: expected many series (an m1-/m3- set or a long table with "
+                           f"an id column), got the single series '{cfg.get('data')}'. Drop "
+                           f"{flag}, or pass a long table.")
     series = load_series(cfg)
     plan = make_plan(series, cfg)
     values = ordered(series, plan)

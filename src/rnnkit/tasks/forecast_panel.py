@@ -247,7 +247,6 @@ def _print(name, n, h, test, base, method, seconds, quiet, out, metrics) -> None
 
 
 def _load(run_dir: str | Path) -> tuple[RNNForecast, dict[str, Any]]:
-    from rnnkit.forecasting.scaling import PanelScaler  # noqa: F401  (scalers refit per use)
     from rnnkit.models.global_forecaster import GlobalForecaster
 
     run = read_run(run_dir)
