@@ -114,9 +114,9 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     a("--time-col", metavar="COL", help="many series: the time column (default ds)")
     a("--backtest", type=int, metavar="N", help="many series: also evaluate N rolling origins "
       "inside the training parts (backtest.csv; default 0)")
-    a("--combine", choices=("auto", "rnn", "stat"), help="many series: auto (default) weighs "
-      "the global RNN against AutoETS+AutoTheta by backtest on the training parts; rnn or stat "
-      "alone")
+    a("--combine", choices=("auto", "rnn", "stat"), help="auto (default) weighs the RNN "
+      "against the mean of AutoETS and AutoTheta by backtest on the training part (each "
+      "series' last training horizon; one series: its validation block); rnn or stat alone")
     a("--max-steps", type=int, help="many series: most training steps of the global RNN "
       "(default 1500; early stopping on each series' last training horizon)")
     a("--n-jobs", type=int, help="many series: statsforecast processes (default 1)")
