@@ -115,3 +115,13 @@ def test_long_table_fit_predict_shape_and_errors():
         RNNForecastSettings(combine="best")
     with pytest.raises(RuntimeError, match="Call fit"):
         RNNForecast().predict()
+
+
+def test_series_too_short_for_validation_are_still_trained_on_and_forecast():
+    p = _panel(n=4)
+    short = Panel((*p.ids, "tiny"), (*p.y, np.array([5.0, 6, 7, 8, 9, 10])),
+                  (*p.ds, np.arange(1, 7)), 4, 4, None, None)
+    fc = RNNForecast(**TINY).fit(short)
+    assert fc.info_["validation_series"] == 4
+    point, lo, hi = fc.forecast_from(list(short.y))
+    assert point.shape == (5, 4) and np.isfinite(point).all() and (lo <= hi).all()

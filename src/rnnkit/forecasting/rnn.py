@@ -139,13 +139,14 @@ class RNNForecast:
         self.m = s.season or panel.season
         self.L = s.lookback or max(2 * self.h, 2 * self.m, 12)
         ys = [np.asarray(v, dtype=np.float64) for v in panel.y]
-        short = [panel.ids[i] for i, v in enumerate(ys) if len(v) < self.h + 3]
-        if short:
-            raise ValueError(f"RNNForecast.fit: expected every series to hold at least horizon "
-                             f"+ 3 = {self.h + 3} steps, got {len(short)} shorter (first "
-                             f"'{short[0]}'). Drop them or use a shorter horizon.")
         # 1. validation stage: the last h of each training part decides steps, weight, width
-        fit_part, held = [v[: -self.h] for v in ys], np.stack([v[-self.h:] for v in ys])
+        # (series shorter than h + 3 sit it out; they are trained on and forecast in stage 2)
+        ok = [i for i, v in enumerate(ys) if len(v) >= self.h + 3]
+        if not ok:
+            raise ValueError(f"RNNForecast.fit: expected at least one series of horizon + 3 = "
+                             f"{self.h + 3} steps or more, got none. Use a shorter horizon.")
+        fit_part = [ys[i][: -self.h] for i in ok]
+        held = np.stack([ys[i][-self.h:] for i in ok])
         nets, steps, curve = self._train(fit_part, held)
         val_rnn = self._rnn_forecast(nets, fit_part)
         val_stat = self._stat(fit_part)
@@ -161,7 +162,7 @@ class RNNForecast:
                       "stat_models": list(s.stat_models) if weight < 1 else [],
                       "steps": steps, "validation_curve": curve, "validation_owa": scores,
                       "lookback": self.L, "horizon": self.h, "season": self.m,
-                      "fit_seconds": None}
+                      "validation_series": len(ok), "fit_seconds": None}
         self.info_["fit_seconds"] = round(time.perf_counter() - t0, 2)
         return self
 
