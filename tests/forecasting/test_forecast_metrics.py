@@ -30,3 +30,12 @@ def test_owa_of_naive2_is_one_and_naive2_is_seasonally_adjusted():
     rows = [series_metrics(x[-12:] + 1, f, x, 12)]
     agg = aggregate(rows, aggregate(rows))
     assert agg["owa"] == pytest.approx(1.0)
+
+
+def test_a_series_too_short_for_autoets_falls_back_to_naive():
+    from rnnkit.baselines.stat_models import stat_forecasts
+
+    f = stat_forecasts([np.array([1.0, 2, 3]), np.arange(1.0, 30)], 6, 1,
+                       models=("AutoETS", "AutoTheta"))
+    np.testing.assert_array_equal(f["AutoETS"]["point"][0], np.full(6, 3.0))
+    assert np.isfinite(f["StatEnsemble"]["point"]).all()

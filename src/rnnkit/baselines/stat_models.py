@@ -101,7 +101,7 @@ def stat_forecasts(ys: list[np.ndarray], h: int, season: int,
     interval. Returns ``{model: StatForecast}`` plus ``"StatEnsemble"`` when ≥ 2 automatic
     models ran and ``"Naive2"`` (M4's reference).
 
-    Series shorter than a model needs fall back inside statsforecast (e.g. no season).
+    A series too short for a model gets statsforecast's fallback, Naive.
     """
     sf_mod = require("statsforecast", _SF, "stat_forecasts")
     import warnings
@@ -111,7 +111,9 @@ def stat_forecasts(ys: list[np.ndarray], h: int, season: int,
     out: dict[str, StatForecast] = {}
     for name in models:
         t0 = time.perf_counter()
-        sf = sf_mod.StatsForecast(models=[_model(name, season)], freq=1, n_jobs=n_jobs)
+        # a series too short for a model (AutoETS refuses "tiny datasets") gets Naive instead
+        sf = sf_mod.StatsForecast(models=[_model(name, season)], freq=1, n_jobs=n_jobs,
+                                  fallback_model=_model("Naive", season))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fc = sf.forecast(df=df, h=h, level=[level])
