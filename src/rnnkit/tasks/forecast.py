@@ -65,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "future_covariates": None, "mode": "direct", "loss": "mse", "log": None, "diff": 0,
     "fillna": None, "norm": "mean", "highway": True, "ensemble": None, "val_size": None,
     "patience": 10, "level": 0.8, "stride": None, "baselines": True,
+    # many series (a competition set or a long table): see rnnkit.tasks.forecast_panel
+    "id_col": None, "time_col": None, "backtest": None, "combine": None, "max_steps": None,
+    "n_jobs": None,
 }
 
 # Per-task values of the common flags when they are left unset.
@@ -106,12 +109,33 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
       help="also fit the classical baselines on the same split (default on)")
     a("--stride", type=int, help="step between training windows (default: 1, more for long "
       "series)")
+    a("--id-col", metavar="COL", help="many series: the series-id column of a long CSV / "
+      "Parquet table (default unique_id; with --time-col default ds, --target default y)")
+    a("--time-col", metavar="COL", help="many series: the time column (default ds)")
+    a("--backtest", type=int, metavar="N", help="many series: also evaluate N rolling origins "
+      "inside the training parts (backtest.csv; default 0)")
+    a("--combine", choices=("auto", "rnn", "stat"), help="auto (default) weighs the RNN "
+      "against the mean of AutoETS and AutoTheta by backtest on the training part (each "
+      "series' last training horizon; one series: its validation block); rnn or stat alone")
+    a("--max-steps", type=int, help="many series: most training steps of the global RNN "
+      "(default 1500; early stopping on each series' last training horizon)")
+    a("--n-jobs", type=int, help="many series: statsforecast processes (default 1)")
 
 
 # ---- train ------------------------------------------------------------------------------------
 
 def train(cfg: dict[str, Any]) -> int:
     """Train, score beside the baselines, write the run directory; returns the exit status."""
+    from rnnkit.tasks.forecast_panel import is_panel_data, train_panel
+
+    if is_panel_data(cfg):
+        return train_panel(cfg)
+    for key in ("backtest", "id_col", "time_col", "max_steps", "n_jobs"):
+        if cfg.get(key):
+            flag = "--" + key.replace("_", "-")
+            raise CLIError(f"{flag}: expected many series (an m1-/m3- set or a long table with "
+                           f"an id column), got the single series '{cfg.get('data')}'. Drop "
+                           f"{flag}, or pass a long table.")
     series = load_series(cfg)
     plan = make_plan(series, cfg)
     values = ordered(series, plan)
@@ -140,17 +164,71 @@ def train(cfg: dict[str, Any]) -> int:
     keep.restore(model)
     model.eval()
     calibrate(model, calibration_windows(sets, plan.horizon))
+    combine = _choose_combination(model, prep, plan, series, cfg)
     seconds = time.time() - t0
     data = str(cfg["data"])
     data = str(Path(data).resolve()) if is_path(data) else data
     run = {"task": "forecast", "dataset": series.name, "data": data,
            "settings": {k: cfg.get(k) for k in (*DEFAULTS, "model", "seed", "epochs",
                                                   "batch_size", "lr", "hidden_size")},
-           "plan": plan.to_dict(), "transform": prep.to_dict(), "model": model_cfg.to_dict()}
+           "plan": plan.to_dict(), "transform": prep.to_dict(), "model": model_cfg.to_dict(),
+           "combine": combine}
     run["settings"]["resume"] = None
     save_weights(model, out)
     write_json(out / "config.json", run)
-    return _report(model, prep, plan, series, out, cfg, seconds, train_run=True)
+    return _report(model, prep, plan, series, out, {**cfg, "combine_choice": combine}, seconds,
+                   train_run=True)
+
+
+def _max_history(p: Plan, n: int) -> int | None:
+    return max(10 * (p.season or p.horizon), 400) if n > 2000 else None
+
+
+def _choose_combination(model: Forecaster, prep: Transform, p: Plan, series: SeriesData,
+                        cfg: dict[str, Any]) -> dict[str, Any]:
+    """RNN alone, or combined with AutoETS + AutoTheta by backtest on the validation block
+    (single target, baselines on, ``--combine`` not ``rnn``); see tasks/forecast_combine."""
+    if (p.k != 1 or p.val_size < p.horizon or not cfg.get("baselines", True)
+            or cfg.get("combine") == "rnn"):
+        return {"weight_rnn": 1.0}
+    from rnnkit.tasks.forecast_combine import choose_weight
+
+    values = ordered(series, p)
+    n, h = len(values), p.horizon
+    o = n - 2 * h
+    if cfg.get("combine") == "stat":
+        return {"weight_rnn": 0.0, "stat_models": ["AutoETS", "AutoTheta"]}
+    fz = prep.apply(values)[o: o + h, values.shape[1] - p.n_fut:]
+    rnn = _model_forecast(model, prep, p, values, o, fz, h)["point"][:, 0]
+    return choose_weight(values[o: o + h, 0], rnn, values[:o, 0], p.season,
+                         _max_history(p, n))
+
+
+def _apply_combination(res: dict[str, np.ndarray], combine: dict[str, Any] | None,
+                       history: np.ndarray, p: Plan) -> dict[str, np.ndarray]:
+    """Mix the RNN's point forecast with the statistical members' (fitted on ``history``);
+    the interval keeps the RNN's width around the new point."""
+    w = (combine or {}).get("weight_rnn", 1.0)
+    if w >= 1:
+        return res
+    from rnnkit.tasks.forecast_combine import mix, stat_member_forecast
+
+    steps = len(res["point"])
+    stat = stat_member_forecast(history[:, 0], steps, p.season, _max_history(p, len(history)))
+    point = res["point"].copy()
+    point[:, 0] = mix(w, res["point"][:, 0], stat)
+    shift = point - res["point"]
+    return {**res, "point": point, "lower": res["lower"] + shift, "upper": res["upper"] + shift}
+
+
+def _combo_name(model: Forecaster, combine: dict[str, Any] | None) -> str:
+    name = f"{model.config.kind} x{model.config.ensemble}"
+    w = (combine or {}).get("weight_rnn", 1.0)
+    if w >= 1:
+        return name
+    if w <= 0:
+        return "AutoETS+AutoTheta (chosen by backtest)"
+    return f"{name} + AutoETS+AutoTheta, w={w:g} (chosen by backtest)"
 
 
 @contextlib.contextmanager
@@ -189,11 +267,12 @@ class _KeepBest(Callback):
 def _report(model: Forecaster, prep: Transform, plan: Plan, series: SeriesData,
             out: Path, cfg: dict[str, Any], seconds: float, train_run: bool) -> int:
     """Score the test window beside the baselines; print the table; write metrics and plot."""
-    res = test_forecast(model, prep, plan, series)
+    combine = cfg.get("combine_choice")
+    res = test_forecast(model, prep, plan, series, combine)
     test = res["metrics"]
     base, base_fc = baselines(series, plan) if cfg.get("baselines", True) else ({}, {})
     quiet = cfg.get("quiet")
-    name = f"{model.config.kind} x{model.config.ensemble}"
+    name = _combo_name(model, combine)
     if train_run:
         metrics = write_metrics(out, "forecast", series.name, test, base, seconds,
                                 horizon=plan.horizon, lookback=plan.lookback, season=plan.season,
@@ -206,7 +285,9 @@ def _report(model: Forecaster, prep: Transform, plan: Plan, series: SeriesData,
                             res["point"], res["lower"], res["upper"],
                             actual=series.target[-h:], baselines=base_fc,
                             title=f"{series.name}: {name}, last {h} steps held out",
-                            level=model.config.level)
+                            level=model.config.level,
+                            xlabel="date" if np.asarray(t).dtype.kind == "M" else "time step",
+                            ylabels=list(plan.targets))
     print(format_table(test, base, model_name=name))
     if train_run and not quiet:
         print(f"test coverage of the {round(model.config.level * 100)} % interval: "
@@ -232,19 +313,32 @@ def _run_series(run: dict[str, Any], args: dict[str, Any], plan: Plan) -> Series
     return load_series(cfg)
 
 
+def _is_panel_run(run_dir: str | Path) -> bool:
+    return read_run(run_dir).get("kind") == "panel"
+
+
 def evaluate(run_dir: str | Path, args: dict[str, Any]) -> int:
     """Score a trained run on the last ``horizon`` steps of ``--data`` (default: its data)."""
+    if _is_panel_run(run_dir):
+        from rnnkit.tasks.forecast_panel import evaluate_panel
+
+        return evaluate_panel(run_dir, args)
     model, prep, plan, run = _load_run(run_dir)
     series = _run_series(run, args, plan)
-    opts = {"quiet": True, "baselines": run["settings"].get("baselines", True)}
+    opts = {"quiet": True, "baselines": run["settings"].get("baselines", True),
+            "combine_choice": run.get("combine")}
     return _report(model, prep, plan, series, Path(run_dir), opts, 0.0, False)
 
 
 def predict(run_dir: str | Path, args: dict[str, Any]) -> int:
     """Write the test-window forecasts (actual, forecast, lower, upper) as CSV."""
+    if _is_panel_run(run_dir):
+        from rnnkit.tasks.forecast_panel import predict_panel
+
+        return predict_panel(run_dir, args)
     model, prep, plan, run = _load_run(run_dir)
     series = _run_series(run, args, plan)
-    res = test_forecast(model, prep, plan, series)
+    res = test_forecast(model, prep, plan, series, run.get("combine"))
     h = plan.horizon
     cols = {"time": time_axis(series)[-h:]}
     for j, name in enumerate(plan.targets):
@@ -257,12 +351,17 @@ def predict(run_dir: str | Path, args: dict[str, Any]) -> int:
 
 def forecast(run_dir: str | Path, args: dict[str, Any]) -> int:
     """Forecast the steps after the end of ``--data``; CSV with interval columns."""
+    if _is_panel_run(run_dir):
+        from rnnkit.tasks.forecast_panel import forecast_panel
+
+        return forecast_panel(run_dir, args)
     model, prep, plan, run = _load_run(run_dir)
     steps = args.get("horizon") or plan.horizon
     if steps < 1:
         raise CLIError(f"--horizon: expected a positive number of steps, got {steps}.")
     series, future = load_history(run, args["data"], plan, steps)
     res = future_forecast(model, prep, plan, series, future, steps)
+    res = _apply_combination(res, run.get("combine"), ordered(series, plan), plan)
     cols = {"time": future_time(series, steps)}
     for j, name in enumerate(plan.targets):
         cols.update({f"{name}": res["point"][:, j], f"{name}_lower": res["lower"][:, j],
@@ -317,9 +416,10 @@ def _model_forecast(model: Forecaster, prep: Transform, p: Plan, values: np.ndar
     return {n: prep.inverse(v[0].numpy(), values[:origin]) for n, v in out.items()}
 
 
-def test_forecast(model: Forecaster, prep: Transform, p: Plan,
-                  series: SeriesData) -> dict[str, Any]:
-    """Forecast the last ``horizon`` steps from what precedes them; metrics and coverage."""
+def test_forecast(model: Forecaster, prep: Transform, p: Plan, series: SeriesData,
+                  combine: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Forecast the last ``horizon`` steps from what precedes them (the RNN, combined with the
+    statistical members when ``combine`` says so); metrics and coverage."""
     from rnnkit.baselines import forecast_metrics
 
     values = ordered(series, p)
@@ -329,6 +429,7 @@ def test_forecast(model: Forecaster, prep: Transform, p: Plan,
                        f"{p.lookback + p.diff + h} steps, got {n} in '{series.name}'.")
     future_z = prep.apply(values)[n - h:, values.shape[1] - p.n_fut:]
     res = _model_forecast(model, prep, p, values, n - h, future_z, h)
+    res = _apply_combination(res, combine, values[: n - h], p)
     actual = values[n - h:, : p.k]
     per = [forecast_metrics(actual[:, j], res["point"][:, j], values[: n - h, j], p.season)
            for j in range(p.k)]
@@ -339,29 +440,17 @@ def test_forecast(model: Forecaster, prep: Transform, p: Plan,
 
 def baselines(series: SeriesData, p: Plan) -> tuple[dict[str, dict[str, float]],
                                                      dict[str, np.ndarray]]:
-    """Naive, seasonal naive, Holt-Winters and auto-ARIMA on the first target, same split."""
+    """statsforecast's SeasonalNaive, Naive, AutoETS, AutoARIMA, AutoTheta and their mean on
+    the first target, same split, each with its seconds (the cost column)."""
     from rnnkit.baselines import run_forecast_baselines
 
     y = series.target[:, 0]
-    hist = max(10 * (p.season or p.horizon), 400) if len(y) > 2000 else None
-    with _one_blas_thread():
-        rows = run_forecast_baselines(y, p.horizon, p.season, max_history=hist)
-    metrics = {r["baseline"]: {m: r[m] for m in ("mae", "rmse", "mape", "smape", "mase")}
-               for r in rows}
-    plot = {r["baseline"]: r["forecast"] for r in rows if r["baseline"] != "naive"}
+    rows = run_forecast_baselines(y, p.horizon, p.season, max_history=_max_history(p, len(y)))
+    metrics = {r["baseline"]: {**{m: r[m] for m in ("mae", "rmse", "mape", "smape", "mase")},
+                               "seconds": r["seconds"]} for r in rows}
+    plot = {r["baseline"]: r["forecast"] for r in rows
+            if r["baseline"] in ("SeasonalNaive", "StatEnsemble")}
     return metrics, plot
-
-
-def _one_blas_thread() -> contextlib.AbstractContextManager:
-    """statsmodels' many small fits run 10-50x slower when BLAS threads oversubscribe a busy
-    machine; load its BLAS, then limit it to one thread (needs threadpoolctl, else no-op)."""
-    try:
-        import statsmodels.tsa.holtwinters
-        import statsmodels.tsa.statespace.sarimax  # noqa: F401
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
 
 
 def future_forecast(model: Forecaster, prep: Transform, p: Plan, series: SeriesData,

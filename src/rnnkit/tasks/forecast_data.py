@@ -27,9 +27,22 @@ from rnnkit.data.files import read_csv
 from rnnkit.tasks.common import CLIError
 from rnnkit.tasks.sources import is_path
 
-__all__ = ["Plan", "Transform", "WindowDataset", "csv_text", "future_time", "is_path",
-           "load_history", "load_series", "make_plan", "ordered", "split_windows", "time_axis",
-           "write_csv"]
+__all__ = [
+    "Plan",
+    "Transform",
+    "WindowDataset",
+    "checked_time",
+    "csv_text",
+    "future_time",
+    "is_path",
+    "load_history",
+    "load_series",
+    "make_plan",
+    "ordered",
+    "split_windows",
+    "time_axis",
+    "write_csv",
+]
 
 
 # ---- loading ---------------------------------------------------------------------------------
@@ -60,8 +73,9 @@ def load_series(cfg: dict[str, Any]) -> SeriesData:
             if not Path(data).is_file():
                 raise CLIError(f"--data: expected a CSV file or a built-in dataset name, got "
                                f"the missing path '{data}'. Check the path.")
-            return load_series_csv(data, target=tgt, covariates=list(cov or []),
-                                   future_covariates=list(fut or []), fillna=cfg.get("fillna"))
+            return checked_time(load_series_csv(
+                data, target=tgt, covariates=list(cov or []), future_covariates=list(fut or []),
+                fillna=cfg.get("fillna")))
         ds = load_dataset(data)
     except (ValueError, FileNotFoundError) as e:
         raise CLIError(_cli_message(e)) from e
@@ -81,6 +95,26 @@ def load_series(cfg: dict[str, Any]) -> SeriesData:
     return SeriesData(values=values, columns=cols, target_cols=tgt, covariate_cols=cov,
                       future_cols=fut, time_index=ds.time_index, freq=ds.freq,
                       season=ds.season, name=ds.name)
+
+
+def checked_time(series: SeriesData) -> SeriesData:
+    """The series with its time axis validated (parseable, sorted, unique, regular).
+
+    Raises:
+        CLIError: ``--data: series '<name>': expected …, got … at row R. <fix>.`` (rows count
+            the file's data rows from 1).
+    """
+    from rnnkit.data.long_format import check_time_axis
+
+    if series.time_index is None:
+        return series
+    try:
+        t, freq = check_time_axis(series.time_index, "--data", series.name)
+    except ValueError as e:
+        raise CLIError(str(e)) from e
+    if t.dtype.kind != "M" or series.time_index.dtype.kind == "M":
+        return series
+    return dataclasses.replace(series, time_index=t, freq=series.freq or freq)
 
 
 # ---- plan, transform, windows ----------------------------------------------------------------
