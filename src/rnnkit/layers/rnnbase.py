@@ -112,10 +112,19 @@ class RNNBase(nn.Module):
         return [(LD, batch, s) for s in cell.state_sizes]
 
     def _sync(self) -> None:
-        """Point cells at the module's current parameters and training flag (after .to(),
-        load_state_dict(assign=True), functional_call …)."""
+        """Point cells at the module's current weights and training flag (after .to(),
+        load_state_dict(assign=True), functional_call …).
+
+        A weight is read as ``getattr(self, name)`` whenever it is not a plain registered
+        parameter: a parametrization (``parametrizations.weight_norm`` / ``orthogonal``)
+        computes it on access, pruning and the old ``nn.utils.weight_norm`` set it in a
+        forward pre-hook (which has run by now). The cell then holds that computed tensor, so
+        every kernel runs the transformed weight and autograd carries its gradient back to
+        the original parameters (``…_orig``, ``parametrizations.….original``, ``…_g / _v``)."""
+        params = self._parameters
         for cell, attr, name in self._param_map:
-            cell._parameters[attr] = self._parameters[name]
+            p = params.get(name)
+            cell._parameters[attr] = p if p is not None else getattr(self, name)
         mode = self.training
         for dirs in self._layers:
             for r in dirs:
@@ -162,8 +171,8 @@ class RNNBase(nn.Module):
         return x, lengths, batched, None
 
     def _param_dtype(self) -> torch.dtype | None:
-        p = next(iter(self._parameters.values()), None)
-        return None if p is None else p.dtype
+        """The dtype of the weights as they run (after ``_sync``: parametrized ones included)."""
+        return self._layers[0][0].cell.weight_ih.dtype
 
     def _prepare_state(self, hx, x: Tensor, batched: bool) -> tuple[Tensor, ...]:
         where, B = type(self).__name__, x.shape[0]
