@@ -17,7 +17,12 @@ from rnnkit.cells.base import RecurrentCell
 from rnnkit.layers import dispatch
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.layers.regularization import check_probability
-from rnnkit.layers.validation import check_input, check_lengths, check_state_tensor
+from rnnkit.layers.validation import (
+    check_input,
+    check_layer_args,
+    check_lengths,
+    check_state_tensor,
+)
 
 __all__ = ["RNNBase", "StackRun"]
 
@@ -60,14 +65,11 @@ class RNNBase(nn.Module):
                  impl: str = "auto", strict: bool = False, device=None, dtype=None) -> None:
         super().__init__()
         where = type(self).__name__
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                        ("num_layers", num_layers)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{where}: expected {name} to be a positive int, got {v!r}.")
+        self.dropout = check_layer_args(where, input_size, hidden_size, num_layers, bias,
+                                        batch_first, dropout, proj_size)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.proj_size = proj_size
-        self.dropout = check_probability(where, "dropout", dropout)
         self.recurrent_dropout = check_probability(where, "recurrent_dropout", recurrent_dropout)
         self.zoneout = check_probability(where, "zoneout", zoneout)
         self.impl, self.strict = dispatch.check_impl(where, impl), strict
@@ -134,6 +136,25 @@ class RNNBase(nn.Module):
     def flatten_parameters(self) -> None:
         """No-op, for torch.nn compatibility."""
 
+    @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """Per layer and direction, its weights as they run (torch.nn's order: w_ih, w_hh,
+        b_ih, b_hh, w_hr, then rnnkit's extras), as torch.nn's ``all_weights``."""
+        groups: dict[int, list[Tensor]] = {}
+        for cell, _, name in self._param_map:
+            groups.setdefault(id(cell), []).append(getattr(self, name))
+        return list(groups.values())
+
+    def _autocast_dtype(self, x: Tensor) -> torch.dtype | None:
+        """The dtype torch.nn's layer of this mode returns under CPU autocast, when rnnkit's
+        kernels would return another: torch's Elman RNN ops run in the autocast dtype (their
+        GEMMs are autocast ops), its GRU in float32 as rnnkit's kernels do; the LSTM follows
+        whichever op ran (oneDNN's bf16 layer where the CPU has one), so it is left alone."""
+        if (x.device.type != "cpu" or not self.mode.startswith("RNN_")
+                or not torch.is_autocast_enabled("cpu") or x.dtype != torch.float32):
+            return None
+        return torch.get_autocast_dtype("cpu")
+
     # -- forward ----------------------------------------------------------------------------
     def forward(self, input, hx=None, lengths: Tensor | None = None):
         self._sync()
@@ -146,6 +167,9 @@ class RNNBase(nn.Module):
             self.last_kernel = choice.name
         else:
             y, h_n = self._forward_layers(x, hx, lengths)
+        cast = self._autocast_dtype(x)
+        if cast is not None:
+            y, h_n = y.to(cast), tuple(h.to(cast) for h in h_n)
         return self._format_output(y, h_n, lengths, batched, packed)
 
     def _prepare_input(self, input, lengths):
@@ -260,6 +284,9 @@ class RNNBase(nn.Module):
                 self.last_kernel = choice.name
             h_n = tuple(finals[0][i].unsqueeze(0) if len(finals) == 1 else
                         torch.stack([f[i] for f in finals]) for i in range(len(states)))
+        cast = self._autocast_dtype(x)
+        if cast is not None:
+            y, h_n = y.to(cast), tuple(h.to(cast) for h in h_n)
         return y.squeeze(1), (h_n if len(h_n) > 1 else h_n[0])
 
     def _direction_impl(self) -> str:
