@@ -255,7 +255,10 @@ def _torchdb_cases():
         if check == "train_eval":
             modes = (True,)
         for dtype, training in product(dtypes, modes):
-            heavy = check == "gradgrad" or (check == "grad" and not name.endswith("Cell"))
+            layer = not name.endswith("Cell")  # 16-32 samples each: a subset by default
+            heavy = check == "gradgrad" or (layer and check == "grad") or (
+                layer and dtype == F32 and check in ("pickle", "non_contiguous",
+                                                     "memory_format"))
             marks = [pytest.mark.slow] if heavy else []
             yield pytest.param(side, name, check, dtype, training, marks=marks,
                                id=f"{side}-{name}-{check}-{str(dtype)[6:]}-"
@@ -547,7 +550,8 @@ def test_cell_matches_layer_and_torch(name, batched, with_hx):
         h = None if hx is None else (flat[1:k] if cls == "LSTMCell" else flat[1])
         return tuple(tensors(cell(flat[0], h)))
 
-    assert gradcheck(fn, inputs + params)
+    if with_hx:
+        assert gradcheck(fn, inputs + params)
     if batched and with_hx:
         assert gradgradcheck(fn, inputs + params)
 
