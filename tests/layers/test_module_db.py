@@ -610,6 +610,9 @@ def test_cell_errors(cls):
         m(torch.randn(3, 5, dtype=F64))
     with pytest.raises(TypeError, match="input_size should be of type int, got: float"):
         getattr(rnnkit, cls)(5.0, 7)
+    if cls == "LSTMCell":
+        with pytest.raises(TypeError, match=r"expected hx as a tuple \(h, c\)"):
+            m(torch.randn(2, 5), torch.zeros(2, 7))
 
 
 def test_cells_run_in_recurrent_on_the_engine():

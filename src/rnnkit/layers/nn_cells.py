@@ -98,6 +98,9 @@ def _run(cell, input, hx, names: tuple[str, ...]):
     if hx is None:
         state = cell.init_state(x.shape[0], x.device, x.dtype)
     else:
+        if len(names) > 1 and isinstance(hx, Tensor):  # iterating it would split its rows
+            raise TypeError(f"{type(cell).__name__}: expected hx as a tuple (h, c), got one "
+                            f"tensor of shape {tuple(hx.shape)}. Pass (h, c) or None.")
         parts = (hx,) if len(names) == 1 else tuple(hx)
         if len(parts) != len(names):
             raise ValueError(f"{type(cell).__name__}: expected hx as ({', '.join(names)}), got "
