@@ -1,18 +1,23 @@
 """rnnkit: recurrent neural networks on PyTorch.
 
-``from rnnkit import LSTM`` is a one-line swap for ``torch.nn.LSTM``; see README.md.
+``from rnnkit import LSTM`` is a one-line swap for ``torch.nn.LSTM`` (and ``RNNCell``,
+``LSTMCell``, ``GRUCell`` for torch.nn's cells); see README.md. ``rnnkit.cells`` holds the
+step-contract cells that ``Recurrent`` runs (``rnnkit.LSTMCell`` is one of them too).
 """
 
-from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, RecurrentCell
+from rnnkit.cells import ElmanCell, MinGRUCell, MinLSTMCell, RecurrentCell
 from rnnkit.layers import (
     GRU,
     LSTM,
     RNN,
     Bidirectional,
+    GRUCell,
+    LSTMCell,
     MinGRU,
     MinLSTM,
     Recurrent,
     RNNBase,
+    RNNCell,
     Stacked,
 )
 
@@ -37,6 +42,7 @@ __all__ = [
     "MinLSTM",
     "MinLSTMCell",
     "RNNBase",
+    "RNNCell",
     "Recurrent",
     "RecurrentCell",
     "Stacked",

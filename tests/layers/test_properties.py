@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import rnnkit
-from rnnkit import Bidirectional, GRUCell, LSTMCell, Recurrent, Stacked
+from rnnkit import Bidirectional, Recurrent, Stacked
+from rnnkit.cells import GRUCell, LSTMCell  # step-contract cells: cell(x_t, state) -> (h, state)
 
 I, H, B, T = 4, 5, 3, 7
 

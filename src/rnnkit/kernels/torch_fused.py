@@ -200,6 +200,8 @@ def _flat_weights(m) -> list[Tensor]:
             sfx = f"_l{k}" + ("_reverse" if d == 1 else "")
             for attr in _PER_CELL:
                 p = m._parameters.get(attr + sfx)
+                if p is None:  # a parametrized / pruned weight, or none
+                    p = getattr(m, attr + sfx, None)
                 if p is not None:
                     out.append(p)
     return out

@@ -32,10 +32,6 @@ class LSTM(RNNBase):
                  forget_bias: float | None = None, recurrent_dropout: float = 0.0,
                  zoneout: float = 0.0, impl: str = "auto", strict: bool = False, device=None,
                  dtype=None) -> None:
-        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0 or (
-                proj_size and isinstance(hidden_size, int) and proj_size >= hidden_size):
-            raise ValueError(f"LSTM: expected 0 <= proj_size < hidden_size ({hidden_size}), got "
-                             f"{proj_size!r}. Use proj_size=0 for no projection.")
         self.peephole, self.layer_norm, self.forget_bias = peephole, layer_norm, forget_bias
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, recurrent_dropout, zoneout, impl, strict,

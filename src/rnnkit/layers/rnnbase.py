@@ -18,7 +18,12 @@ from rnnkit.kernels.engine.stream import stream_step
 from rnnkit.layers import dispatch
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.layers.regularization import check_probability
-from rnnkit.layers.validation import check_input, check_lengths, check_state_tensor
+from rnnkit.layers.validation import (
+    check_input,
+    check_layer_args,
+    check_lengths,
+    check_state_tensor,
+)
 
 __all__ = ["RNNBase", "StackRun"]
 
@@ -61,14 +66,11 @@ class RNNBase(nn.Module):
                  impl: str = "auto", strict: bool = False, device=None, dtype=None) -> None:
         super().__init__()
         where = type(self).__name__
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                        ("num_layers", num_layers)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{where}: expected {name} to be a positive int, got {v!r}.")
+        self.dropout = check_layer_args(where, input_size, hidden_size, num_layers, bias,
+                                        batch_first, dropout, proj_size)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.proj_size = proj_size
-        self.dropout = check_probability(where, "dropout", dropout)
         self.recurrent_dropout = check_probability(where, "recurrent_dropout", recurrent_dropout)
         self.zoneout = check_probability(where, "zoneout", zoneout)
         self.impl, self.strict = dispatch.check_impl(where, impl), strict
@@ -113,10 +115,19 @@ class RNNBase(nn.Module):
         return [(LD, batch, s) for s in cell.state_sizes]
 
     def _sync(self) -> None:
-        """Point cells at the module's current parameters and training flag (after .to(),
-        load_state_dict(assign=True), functional_call …)."""
+        """Point cells at the module's current weights and training flag (after .to(),
+        load_state_dict(assign=True), functional_call …).
+
+        A weight is read as ``getattr(self, name)`` whenever it is not a plain registered
+        parameter: a parametrization (``parametrizations.weight_norm`` / ``orthogonal``)
+        computes it on access, pruning and the old ``nn.utils.weight_norm`` set it in a
+        forward pre-hook (which has run by now). The cell then holds that computed tensor, so
+        every kernel runs the transformed weight and autograd carries its gradient back to
+        the original parameters (``…_orig``, ``parametrizations.….original``, ``…_g / _v``)."""
+        params = self._parameters
         for cell, attr, name in self._param_map:
-            cell._parameters[attr] = self._parameters[name]
+            p = params.get(name)
+            cell._parameters[attr] = p if p is not None else getattr(self, name)
         mode = self.training
         for dirs in self._layers:
             for r in dirs:
@@ -125,6 +136,25 @@ class RNNBase(nn.Module):
 
     def flatten_parameters(self) -> None:
         """No-op, for torch.nn compatibility."""
+
+    @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """Per layer and direction, its weights as they run (torch.nn's order: w_ih, w_hh,
+        b_ih, b_hh, w_hr, then rnnkit's extras), as torch.nn's ``all_weights``."""
+        groups: dict[int, list[Tensor]] = {}
+        for cell, _, name in self._param_map:
+            groups.setdefault(id(cell), []).append(getattr(self, name))
+        return list(groups.values())
+
+    def _autocast_dtype(self, x: Tensor) -> torch.dtype | None:
+        """The dtype torch.nn's layer of this mode returns under CPU autocast, when rnnkit's
+        kernels would return another: torch's Elman RNN ops run in the autocast dtype (their
+        GEMMs are autocast ops), its GRU in float32 as rnnkit's kernels do; the LSTM follows
+        whichever op ran (oneDNN's bf16 layer where the CPU has one), so it is left alone."""
+        if (x.device.type != "cpu" or not self.mode.startswith("RNN_")
+                or not torch.is_autocast_enabled("cpu") or x.dtype != torch.float32):
+            return None
+        return torch.get_autocast_dtype("cpu")
 
     # -- forward ----------------------------------------------------------------------------
     def forward(self, input, hx=None, lengths: Tensor | None = None):
@@ -138,6 +168,9 @@ class RNNBase(nn.Module):
             self.last_kernel = choice.name
         else:
             y, h_n = self._forward_layers(x, hx, lengths)
+        cast = self._autocast_dtype(x)
+        if cast is not None:
+            y, h_n = y.to(cast), tuple(h.to(cast) for h in h_n)
         return self._format_output(y, h_n, lengths, batched, packed)
 
     def _prepare_input(self, input, lengths):
@@ -163,8 +196,8 @@ class RNNBase(nn.Module):
         return x, lengths, batched, None
 
     def _param_dtype(self) -> torch.dtype | None:
-        p = next(iter(self._parameters.values()), None)
-        return None if p is None else p.dtype
+        """The dtype of the weights as they run (after ``_sync``: parametrized ones included)."""
+        return self._layers[0][0].cell.weight_ih.dtype
 
     def _prepare_state(self, hx, x: Tensor, batched: bool) -> tuple[Tensor, ...]:
         where, B = type(self).__name__, x.shape[0]
@@ -260,6 +293,9 @@ class RNNBase(nn.Module):
                 self.last_kernel = choice.name
             h_n = tuple(finals[0][i].unsqueeze(0) if len(finals) == 1 else
                         torch.stack([f[i] for f in finals]) for i in range(len(states)))
+        cast = self._autocast_dtype(x)
+        if cast is not None:
+            y, h_n = y.to(cast), tuple(h.to(cast) for h in h_n)
         return y.squeeze(1), (h_n if len(h_n) > 1 else h_n[0])
 
     def _direction_impl(self) -> str:

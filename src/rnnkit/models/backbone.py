@@ -35,7 +35,9 @@ def build_recurrent(kind: str, input_size: int, hidden_size: int, num_layers: in
     cls = {"lstm": L.LSTM, "gru": L.GRU, "rnn": L.RNN}.get(kind)
     if cls is None:
         cls = getattr(L, "MinGRU" if kind == "mingru" else "MinLSTM")
-    return cls(input_size, hidden_size, num_layers=num_layers, dropout=dropout,
+    # between-layer dropout only acts with num_layers > 1 (torch.nn warns otherwise)
+    return cls(input_size, hidden_size, num_layers=num_layers,
+               dropout=dropout if num_layers > 1 else 0.0,
                bidirectional=bidirectional, batch_first=True, **options)
 
 
