@@ -285,12 +285,9 @@ def test_torchdb(side, name, check, dtype, training):
         if check == "train_eval":
             check_train_eval(cls, mi, dtype, training, info.train_and_eval_differ)
         elif check == "gradgrad":
-            try:
-                check_gradgrad(cls, mi, dtype, training)
-            except (AssertionError, RuntimeError) as e:
-                if side == "rnnkit" and _engine_runs(build(cls, mi, dtype, training), mi):
-                    pytest.xfail(f"issue 16: double backward through the engine ({e!s:.60})")
-                raise
+            # exact through the engine too: its backward differentiates the reference twin when
+            # create_graph=True (kernels/ops.py)
+            check_gradgrad(cls, mi, dtype, training)
         else:
             globals()[f"check_{check}"](cls, mi, dtype, training)
 
@@ -434,11 +431,9 @@ def test_variant_gradgradcheck_reference(v, shape):
 def test_variant_gradgradcheck_engine(v):
     m = make_layer(v, "ragged-h0")
     args, kwargs = layer_inputs(m, "ragged-h0")
-    try:
-        gradient_check(m, ModuleInput(FunctionInput(), FunctionInput(*args, **kwargs)),
-                       gradgradcheck, partials=False)
-    except (AssertionError, RuntimeError) as e:
-        pytest.xfail(f"issue 16: double backward through the engine ({e!s:.60})")
+    assert _engine_runs(m, ModuleInput(FunctionInput(), FunctionInput(*args, **kwargs)))
+    gradient_check(m, ModuleInput(FunctionInput(), FunctionInput(*args, **kwargs)),
+                   gradgradcheck, partials=False)
 
 
 @pytest.mark.parametrize("v,shape", list(_variant_cases(default_shapes=("bi-ragged",))))
