@@ -43,10 +43,28 @@ def _flat(out):
 
 
 def test_one_openmp_runtime_in_the_process():
-    """The threaded build links torch's own OpenMP runtime: never a second one."""
-    native.lstm_lib()
-    min_native.available(torch.zeros(1))
-    assert len(native_build.openmp_runtimes()) <= 1, native_build.openmp_runtimes()
+    """The threaded build links torch's own OpenMP runtime: never a second one. In a fresh
+    process (a test worker may hold scikit-learn's own libgomp, loaded by another test), with
+    and without another package's runtime mapped first."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from rnnkit.kernels import min_native, native_build;"
+            " from rnnkit.kernels.engine import native;"
+            " extra = sys.argv[1] == 'sklearn';"
+            " extra and __import__('sklearn.linear_model');"
+            " before = native_build.openmp_runtimes();"
+            " native.lstm_lib(); min_native.available(torch.zeros(1));"
+            " after = native_build.openmp_runtimes();"
+            " assert after == before, (before, after);"
+            " assert extra or len(after) == 1, after;"
+            " print(native.threaded())")
+    for extra in ("none", "sklearn"):
+        out = subprocess.run([sys.executable, "-c", code, extra], capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        if native_build.compiler() is not None and not native_build.disabled():
+            assert out.stdout.strip() == "True", (extra, out.stdout, out.stderr[-500:])
 
 
 @needs_native

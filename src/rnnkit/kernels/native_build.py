@@ -78,9 +78,12 @@ def _openmp_link() -> list[str] | None:
     """Flags that build with OpenMP on torch's own runtime, or None (build without)."""
     if os.environ.get("RNNKIT_OPENMP", "1") == "0":
         return None
-    import torch  # noqa: F401  (maps torch's OpenMP runtime into the process)
+    import torch  # maps torch's OpenMP runtime into the process
 
-    gomp = [p for p in openmp_runtimes() if os.path.basename(p).startswith("libgomp")]
+    # torch's own copy: other packages (scikit-learn, numba) may have mapped theirs too
+    home = os.path.realpath(os.path.dirname(torch.__file__)) + os.sep
+    gomp = [p for p in openmp_runtimes() if os.path.basename(p).startswith("libgomp")
+            and os.path.realpath(p).startswith(home)]
     if len(gomp) != 1:
         return None
     # --as-needed drops the compiler's own -lgomp: torch's runtime (listed first, recorded by
