@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/setup_data.sh
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rnnkit train forecast --data airline --out runs/demo-airline
+	$(BIN)/rnnkit train forecast --data airline --out runs/demo-airline --overwrite
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
