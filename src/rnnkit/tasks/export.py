@@ -1,0 +1,245 @@
+"""``rnnkit export DIR [--format onnx|pt2]``: a trained run's model as one graph file, with the
+metadata its preprocessing needs, and the onnxruntime predictor that ``--runtime onnxruntime``
+uses in ``rnnkit predict`` / ``rnnkit forecast``.
+
+Files (written atomically into ``DIR/export/``; an existing one is kept unless ``--overwrite``)::
+
+    DIR/export/model.onnx | model.pt2   the graph (torch.onnx dynamo exporter / torch.export)
+    DIR/export/export.json              {"format": "rnnkit-export", "task", "file", "sha256",
+                                         "weights_sha256", "inputs", "outputs", ...task metadata}
+
+What is exported, per task (the time axis is fixed at the run's window: the exported graph
+unrolls the recurrence over it):
+
+* ``forecast`` (single series): ``(x [1, L, C], x_future [1, H, F]) -> (point, lower, upper)``
+  each ``[1, H, K]``, the network's forecast of the run's horizon H in the *scaled* space,
+  intervals included. ``export.json`` holds the plan (lookback L, horizon, columns, season) and
+  the transform (log, differencing, per-column shift/scale) that make x from the raw series and
+  invert the forecast; the statistical combination members (``combine``) stay outside the graph.
+* ``classify`` (numeric sequences): ``(x [B, T, C], lengths [B]) -> proba [B, K]`` with a
+  dynamic batch; T is the run's training length; shorter series are right-padded (padded steps
+  are masked, so the result is exact). ``export.json`` holds the classes, channels and the
+  per-channel scaling ``(x - mean) / std``.
+
+Other runs (text classifiers, many-series forecasters, language models, seq2seq, taggers,
+MiniRocket / NB ensembles) are refused with a one-line error.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rnnkit.tasks import rundir
+from rnnkit.tasks.common import load_weights, read_run, write_json
+from rnnkit.tasks.errors import UsageError
+
+__all__ = ["FORMATS", "OnnxForecaster", "check_exportable", "export", "onnx_predict_proba",
+           "open_onnx"]
+
+FORMATS = ("onnx", "pt2")
+EXPORT_DIR = "export"
+META = "export.json"
+_INSTALL = 'pip install "rnnkit[export]"'
+
+
+class _ForecastGraph(torch.nn.Module):
+    """The forecaster's whole forecast of its horizon (recursive steps unrolled)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, x_future: torch.Tensor):
+        out = self.model.forecast(x, x_future, steps=self.model.config.horizon)
+        return out["point"], out["lower"], out["upper"]
+
+
+class _ClassifyGraph(torch.nn.Module):
+    """Class probabilities of a classifier (or an ensemble of them)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(x, lengths).float(), dim=-1)
+
+
+def export(run_dir: str | Path, args: dict[str, Any]) -> int:
+    """``rnnkit export DIR [--format onnx|pt2] [--overwrite]``: write ``DIR/export/``."""
+    fmt = args.get("format") or "onnx"
+    if fmt not in FORMATS:
+        raise UsageError(f"--format: expected one of {list(FORMATS)}, got {fmt!r}.")
+    run = read_run(run_dir)
+    out = Path(run_dir) / EXPORT_DIR
+    target = out / f"model.{fmt}"
+    if target.exists() and not args.get("overwrite"):
+        raise UsageError(f"{target}: expected no earlier export, got one. Pass --overwrite to "
+                         f"replace it.")
+    if fmt == "onnx":
+        _need_onnx("export --format onnx")
+    graph, example, dyn, meta = _graph_and_meta(run_dir, run)
+    names = list(meta["inputs"]), list(meta["outputs"])
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".model.{fmt}.{os.getpid()}.tmp"
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if fmt == "onnx":
+                prog = torch.onnx.export(graph, example, dynamo=True, input_names=names[0],
+                                         output_names=names[1], dynamic_shapes=dyn,
+                                         verbose=False)
+                prog.save(str(tmp))
+            else:
+                ep = torch.export.export(graph, example, dynamic_shapes=dyn)
+                torch.export.save(ep, str(tmp))
+        digest = rundir.file_sha256(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    manifest = rundir.read_manifest(run_dir) or {}
+    meta = {"format": "rnnkit-export", "task": run["task"], "file": target.name,
+            "model_format": fmt, "sha256": digest,
+            "weights_sha256": manifest.get("weights_sha256"), **meta}
+    write_json(out / META, meta)
+    print(f"exported: {target} (+ {out / META})")
+    return 0
+
+
+def check_exportable(run_dir: str | Path, run: dict[str, Any], where: str = "export") -> None:
+    """Raise a one-line :class:`UsageError` unless the run's model can be exported."""
+    task, kind = run.get("task"), run.get("kind")
+    if task == "forecast" and kind != "panel":
+        return
+    if task == "classify" and kind == "sequence" and not (run.get("rocket") or run.get("nb")):
+        return
+    what = f"a '{task}' run" + (f" of kind '{kind}'" if kind else "")
+    if run.get("rocket") or run.get("nb"):
+        what += " with a MiniRocket / NB member"
+    raise UsageError(f"{where}: expected a single-series forecast run or a numeric-sequence "
+                     f"classify run, got {what} in {run_dir}. Use the default torch runtime.")
+
+
+def _graph_and_meta(run_dir: str | Path, run: dict[str, Any]):
+    """``(module, example inputs, dynamic shapes, metadata)`` of a run's exportable graph."""
+    check_exportable(run_dir, run)
+    if run["task"] == "forecast":
+        from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+
+        model = load_weights(Forecaster(ForecasterConfig.from_dict(run["model"])), run_dir)
+        c = model.config
+        n_in = c.n_targets + c.n_covariates + c.n_future
+        x = torch.zeros(1, c.lookback, n_in)
+        xf = torch.zeros(1, c.horizon, c.n_future)
+        meta = {"inputs": {"x": [1, c.lookback, n_in], "x_future": [1, c.horizon, c.n_future]},
+                "outputs": {n: [1, c.horizon, c.n_targets] for n in ("point", "lower", "upper")},
+                "lookback": c.lookback, "horizon": c.horizon, "level": c.level,
+                "plan": run["plan"], "transform": run["transform"],
+                "combine": run.get("combine")}
+        return _ForecastGraph(model).eval(), (x, xf), None, meta
+    return _classify_graph(run_dir, run)
+
+
+def _classify_graph(run_dir: str | Path, run: dict[str, Any]):
+    """A numeric-sequence classifier: dynamic batch, T fixed at the training length."""
+    from rnnkit.tasks.classify_data import load_source
+    from rnnkit.tasks.classify_models import build_model
+
+    model = load_weights(build_model(run), run_dir).eval()
+    length = int(load_source(run["source"]).X_train.shape[1])  # the training window
+    c = len(run["data"]["channels"])
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    x = torch.zeros(2, length, c)
+    lengths = torch.full((2,), length, dtype=torch.int64)
+    meta = {"inputs": {"x": ["batch", length, c], "lengths": ["batch"]},
+            "outputs": {"proba": ["batch", len(run["data"]["classes"])]},
+            "length": length, "classes": run["data"]["classes"],
+            "channels": run["data"]["channels"],
+            "scaling": {"mean": run["data"]["mean"], "std": run["data"]["std"]}}
+    return _ClassifyGraph(model).eval(), (x, lengths), ({0: batch}, {0: batch}), meta
+
+
+# ---- onnxruntime ------------------------------------------------------------------------------
+
+def _need_onnx(where: str) -> None:
+    import importlib.util
+
+    for mod in ("onnxruntime", "onnx", "onnxscript"):
+        if importlib.util.find_spec(mod) is None:
+            raise UsageError(f"{where}: expected the '{mod}' package, got none installed. Run: "
+                             f"{_INSTALL}")
+
+
+def open_onnx(run_dir: str | Path, task: str):
+    """``(onnxruntime session, export.json)`` of ``DIR/export/model.onnx``, checked: the file's
+    sha256, and that it was exported from the run's current weights."""
+    _need_onnx("--runtime onnxruntime")
+    import json
+
+    import onnxruntime as ort
+
+    out = Path(run_dir) / EXPORT_DIR
+    path, meta_path = out / "model.onnx", out / META
+    if not path.is_file() or not meta_path.is_file():
+        raise UsageError(f"--runtime onnxruntime: expected an ONNX export in '{out}', got none. "
+                         f"Run 'rnnkit export {run_dir}' first.")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("task") != task or rundir.file_sha256(path) != meta.get("sha256"):
+        raise UsageError(f"{path}: expected the file recorded in {meta_path}, got another one "
+                         f"(checksum or task differs). Run 'rnnkit export {run_dir} --overwrite'.")
+    weights = (rundir.read_manifest(run_dir) or {}).get("weights_sha256")
+    if weights != meta.get("weights_sha256"):
+        raise UsageError(f"{path}: expected an export of the run's current weights, got one of "
+                         f"earlier weights. Run 'rnnkit export {run_dir} --overwrite'.")
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]), meta
+
+
+class OnnxForecaster:
+    """The forecaster's ``forecast(x, x_future, steps)`` through onnxruntime (steps = the
+    exported horizon), for :func:`rnnkit.tasks.forecast._model_forecast`."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.session, self.meta = open_onnx(run_dir, "forecast")
+
+    def forecast(self, x: torch.Tensor, x_future: torch.Tensor,
+                 steps: int | None = None) -> dict[str, torch.Tensor]:
+        h = self.meta["horizon"]
+        if steps not in (None, h):
+            raise UsageError(f"--horizon: expected the exported horizon {h} with --runtime "
+                             f"onnxruntime, got {steps}. Drop --horizon or the --runtime flag.")
+        xf = np.ascontiguousarray(x_future[:, :h].numpy(), dtype=np.float32)
+        if xf.shape[1] < h:  # as Forecaster.forecast: repeat the last known-future row
+            pad = xf[:, -1:] if xf.shape[1] else np.zeros((1, 1, xf.shape[2]), np.float32)
+            xf = np.concatenate([xf, np.repeat(pad, h - xf.shape[1], 1)], 1)
+        feeds = {"x": np.ascontiguousarray(x.numpy(), dtype=np.float32), "x_future": xf}
+        outs = self.session.run(list(self.meta["outputs"]), feeds)
+        return {n: torch.from_numpy(v) for n, v in zip(self.meta["outputs"], outs, strict=True)}
+
+
+def onnx_predict_proba(run_dir: str | Path, items: Any, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities ``[N, K]`` of classify ``items`` through onnxruntime: each batch is
+    right-padded to the exported length T (padded steps are masked)."""
+    from rnnkit.data import pad_collate
+
+    session, meta = open_onnx(run_dir, "classify")
+    t = int(meta["length"])
+    out = []
+    for start in range(0, len(items), batch_size):
+        batch = pad_collate([items[i] for i in range(start, min(start + batch_size,
+                                                                  len(items)))])
+        x, lengths = batch.inputs.float(), batch.lengths
+        if x.shape[1] > t:
+            raise UsageError(f"--data: expected series of at most {t} steps (the exported "
+                             f"length), got {x.shape[1]}. Predict without --runtime onnxruntime.")
+        x = torch.nn.functional.pad(x, (0, 0, 0, t - x.shape[1]))
+        out.append(session.run(["proba"], {"x": x.numpy(), "lengths": lengths.numpy()})[0])
+    return np.concatenate(out)
