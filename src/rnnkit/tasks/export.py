@@ -218,7 +218,8 @@ class OnnxForecaster:
                              f"onnxruntime, got {steps}. Drop --horizon or the --runtime flag.")
         xf = np.ascontiguousarray(x_future[:, :h].numpy(), dtype=np.float32)
         if xf.shape[1] < h:  # as Forecaster.forecast: repeat the last known-future row
-            pad = xf[:, -1:] if xf.shape[1] else np.zeros((1, 1, xf.shape[2]), np.float32)
+            f = xf.shape[2]
+            pad = xf[:, -1:] if xf.shape[1] else x[:, -1:, x.shape[2] - f:].numpy()
             xf = np.concatenate([xf, np.repeat(pad, h - xf.shape[1], 1)], 1)
         feeds = {"x": np.ascontiguousarray(x.numpy(), dtype=np.float32), "x_future": xf}
         outs = self.session.run(list(self.meta["outputs"]), feeds)
