@@ -127,3 +127,14 @@ def test_unsupported_runs_are_one_line_errors():
         with pytest.raises(UsageError, match="expected a single-series forecast run") as e:
             check_exportable("DIR", run)
         assert "\n" not in str(e.value)
+
+
+def test_missing_onnxruntime_names_the_extra(forecast_run, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    assert main(["predict", str(forecast_run / "run"), "--runtime", "onnxruntime"]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "rnnkit[export]"' in err and err.count("\n") == 1

@@ -174,7 +174,7 @@ def _need_onnx(where: str) -> None:
     for mod in ("onnxruntime", "onnx", "onnxscript"):
         if importlib.util.find_spec(mod) is None:
             raise UsageError(f"{where}: expected the '{mod}' package, got none installed. Run: "
-                             f"{_INSTALL}")
+                             f"{_INSTALL} and try again.")
 
 
 def open_onnx(run_dir: str | Path, task: str):
@@ -238,6 +238,9 @@ def onnx_predict_proba(run_dir: str | Path, items: Any, batch_size: int = 256) -
         batch = pad_collate([items[i] for i in range(start, min(start + batch_size,
                                                                   len(items)))])
         x, lengths = batch.inputs.float(), batch.lengths
+        if bool((lengths < 1).any()):  # the graph skips this check (data-dependent)
+            raise UsageError("--data: expected every series to have at least one step, got "
+                             "an empty one. Drop empty rows.")
         if x.shape[1] > t:
             raise UsageError(f"--data: expected series of at most {t} steps (the exported "
                              f"length), got {x.shape[1]}. Predict without --runtime onnxruntime.")
