@@ -121,10 +121,10 @@ def test_classify_onnx_equals_eager_on_ragged_batches(tmp_path, capsys):
 
 
 def test_unsupported_runs_are_one_line_errors():
-    for run in ({"task": "lm"}, {"task": "forecast", "kind": "panel"},
+    for run in ({"task": "seq2seq"}, {"task": "forecast", "kind": "panel"},
                 {"task": "classify", "kind": "text"},
                 {"task": "classify", "kind": "sequence", "rocket": {"weight": 0.5}}):
-        with pytest.raises(UsageError, match="expected a single-series forecast run") as e:
+        with pytest.raises(UsageError, match="or lm run, got") as e:
             check_exportable("DIR", run)
         assert "\n" not in str(e.value)
 
@@ -138,3 +138,30 @@ def test_missing_onnxruntime_names_the_extra(forecast_run, monkeypatch, capsys):
     assert main(["predict", str(forecast_run / "run"), "--runtime", "onnxruntime"]) == 2
     err = capsys.readouterr().err
     assert 'pip install "rnnkit[export]"' in err and err.count("\n") == 1
+
+
+def test_lm_step_onnx_generates_what_eager_generates(tmp_path, capsys):
+    from rnnkit.tasks import lm
+    from rnnkit.tasks.export import OnnxLanguageModel
+
+    path = tmp_path / "t.txt"
+    path.write_text("and the lord said unto moses, go in unto pharaoh. " * 20, encoding="utf-8")
+    args = {"data": str(path), "out": str(tmp_path / "run"), "quiet": True, "epochs": 1,
+            "hidden_size": 8, "batch_size": 4, "seq_len": 8, "num_layers": 2}
+    assert lm.train(resolve_config(lm.DEFAULTS, args)) == 0
+    run_dir = tmp_path / "run"
+    assert main(["export", str(run_dir)]) == 0
+    model, tok, _ = lm._load_run(run_dir)
+    ids = [int(i) for i in tok.encode("and the lo")]
+    ort = OnnxLanguageModel(run_dir)
+    logits, _ = ort.step_logits(ids)
+    with torch.no_grad():
+        ref = model(torch.tensor([ids]))[0][:, -1]
+    np.testing.assert_allclose(logits, ref.numpy(), rtol=1e-5, atol=1e-5)
+    texts = []
+    for rt in ("torch", "onnxruntime"):
+        capsys.readouterr()
+        assert main(["generate", str(run_dir), "--prime", "and", "--length", "30",
+                     "--temperature", "0", "--runtime", rt]) == 0
+        texts.append(capsys.readouterr().out)
+    assert texts[0] == texts[1] and len(texts[0].rstrip("\n")) == 33

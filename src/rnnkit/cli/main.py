@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="nucleus sampling: the smallest set with probability p (default: off)")
     p.add_argument("--seed", type=int, default=None,
                    help="random seed of the sampling (default: a fresh one each time)")
+    _add_runtime(p)
 
     p = sub.add_parser("explain", help="attention maps / saliency of one example, as PNG + JSON")
     p.add_argument("run_dir", metavar="DIR")

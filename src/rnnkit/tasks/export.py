@@ -39,8 +39,8 @@ from rnnkit.tasks import rundir
 from rnnkit.tasks.common import load_weights, read_run, write_json
 from rnnkit.tasks.errors import UsageError
 
-__all__ = ["FORMATS", "OnnxForecaster", "check_exportable", "export", "onnx_predict_proba",
-           "open_onnx"]
+__all__ = ["FORMATS", "OnnxForecaster", "OnnxLanguageModel", "check_exportable", "export",
+           "onnx_predict_proba", "open_onnx"]
 
 FORMATS = ("onnx", "pt2")
 EXPORT_DIR = "export"
@@ -116,15 +116,15 @@ def export(run_dir: str | Path, args: dict[str, Any]) -> int:
 def check_exportable(run_dir: str | Path, run: dict[str, Any], where: str = "export") -> None:
     """Raise a one-line :class:`UsageError` unless the run's model can be exported."""
     task, kind = run.get("task"), run.get("kind")
-    if task == "forecast" and kind != "panel":
+    if (task == "forecast" and kind != "panel") or task == "lm":
         return
     if task == "classify" and kind == "sequence" and not (run.get("rocket") or run.get("nb")):
         return
     what = f"a '{task}' run" + (f" of kind '{kind}'" if kind else "")
     if run.get("rocket") or run.get("nb"):
         what += " with a MiniRocket / NB member"
-    raise UsageError(f"{where}: expected a single-series forecast run or a numeric-sequence "
-                     f"classify run, got {what} in {run_dir}. Use the default torch runtime.")
+    raise UsageError(f"{where}: expected a single-series forecast, numeric-sequence classify "
+                     f"or lm run, got {what} in {run_dir}. Use the default torch runtime.")
 
 
 def _graph_and_meta(run_dir: str | Path, run: dict[str, Any]):
@@ -144,6 +144,8 @@ def _graph_and_meta(run_dir: str | Path, run: dict[str, Any]):
                 "plan": run["plan"], "transform": run["transform"],
                 "combine": run.get("combine")}
         return _ForecastGraph(model).eval(), (x, xf), None, meta
+    if run["task"] == "lm":
+        return _lm_step_graph(run_dir, run)
     return _classify_graph(run_dir, run)
 
 
@@ -164,6 +166,58 @@ def _classify_graph(run_dir: str | Path, run: dict[str, Any]):
             "channels": run["data"]["channels"],
             "scaling": {"mean": run["data"]["mean"], "std": run["data"]["std"]}}
     return _ClassifyGraph(model).eval(), (x, lengths), ({0: batch}, {0: batch}), meta
+
+
+def _flatten(state: Any) -> list[torch.Tensor]:
+    if isinstance(state, torch.Tensor):
+        return [state]
+    return [t for part in state for t in _flatten(part)]
+
+
+def _skeleton(state: Any) -> Any:
+    """The nesting of a recurrent state, tensors replaced by None."""
+    if isinstance(state, torch.Tensor):
+        return None
+    return tuple(_skeleton(part) for part in state)
+
+
+def _unflatten(skeleton: Any, leaves: Any) -> Any:
+    if skeleton is None:
+        return next(leaves)
+    return tuple(_unflatten(part, leaves) for part in skeleton)
+
+
+class _LMStepGraph(torch.nn.Module):
+    """One generation step of a language model: ``(token [1, 1], *state) -> (logits [1, V],
+    *new state)`` — the recurrent state passes in and out as plain tensors."""
+
+    def __init__(self, model: torch.nn.Module, skeleton: Any) -> None:
+        super().__init__()
+        self.model, self.skeleton = model, skeleton
+
+    def forward(self, token: torch.Tensor, *state: torch.Tensor):
+        logits, new = self.model(token, _unflatten(self.skeleton, iter(state)))
+        return (logits[:, -1], *_flatten(new))
+
+
+def _lm_step_graph(run_dir: str | Path, run: dict[str, Any]):
+    """A language model's step for generation (T = 1, batch 1); state zeros = a fresh start."""
+    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+
+    model = load_weights(LanguageModel(LanguageModelConfig.from_dict(run["model"])),
+                         run_dir).eval()
+    token = torch.zeros(1, 1, dtype=torch.int64)
+    with torch.no_grad():
+        _, state = model(token)
+    leaves = [torch.zeros_like(t) for t in _flatten(state)]
+    names = [f"state{i}" for i in range(len(leaves))]
+    meta = {"inputs": {"token": [1, 1], **{n: list(t.shape) for n, t in zip(names, leaves)}},
+            "outputs": {"logits": [1, model.config.vocab_size],
+                        **{f"new_{n}": list(t.shape) for n, t in zip(names, leaves)}},
+            "state": names, "pad_id": model.config.pad_id, "tokenizer": run["tokenizer"],
+            "default_prime": run.get("default_prime")}
+    graph = _LMStepGraph(model, _skeleton(state)).eval()
+    return graph, (token, *leaves), None, meta
 
 
 # ---- onnxruntime ------------------------------------------------------------------------------
@@ -247,3 +301,41 @@ def onnx_predict_proba(run_dir: str | Path, items: Any, batch_size: int = 256) -
         x = torch.nn.functional.pad(x, (0, 0, 0, t - x.shape[1]))
         out.append(session.run(["proba"], {"x": x.numpy(), "lengths": lengths.numpy()})[0])
     return np.concatenate(out)
+
+
+class OnnxLanguageModel:
+    """A language model's ``generate`` through its exported step (onnxruntime): the prime is
+    fed one token at a time, then each sampled id, with the state carried between calls."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.session, self.meta = open_onnx(run_dir, "lm")
+
+    def step_logits(self, ids: list[int], state: list[np.ndarray] | None = None,
+                    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed ``ids`` one by one from ``state`` (None: zeros); ``(last logits [1, V], state)``."""
+        names = self.meta["state"]
+        if state is None:
+            state = [np.zeros(self.meta["inputs"][n], np.float32) for n in names]
+        out = list(self.meta["outputs"])
+        for i in ids:
+            feeds = {"token": np.array([[i]], np.int64), **dict(zip(names, state, strict=True))}
+            logits, *state = self.session.run(out, feeds)
+        return logits, state
+
+    def generate(self, prime: list[int], length: int, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None,
+                 generator: torch.Generator | None = None,
+                 banned: list[int] | None = None) -> list[int]:
+        """As :meth:`rnnkit.models.language_model.LanguageModel.generate`."""
+        from rnnkit.models.sampling import check_sampling, sample_next
+
+        check_sampling(temperature, top_k, top_p)
+        logits, state = self.step_logits(list(prime))
+        out: list[int] = []
+        for i in range(length):
+            nxt = sample_next(torch.from_numpy(logits), temperature, top_k, top_p, generator,
+                              banned=[self.meta["pad_id"], *(banned or ())])
+            out.append(int(nxt[0]))
+            if i + 1 < length:
+                logits, state = self.step_logits([out[-1]], state)
+        return out
