@@ -1,6 +1,6 @@
 """``rnnkit export DIR [--format onnx|pt2]``: a trained run's model as one graph file, with the
-metadata its preprocessing needs, and the onnxruntime predictor that ``--runtime onnxruntime``
-uses in ``rnnkit predict`` / ``rnnkit forecast``.
+metadata its preprocessing needs, and the onnxruntime predictors that ``--runtime onnxruntime``
+uses in ``rnnkit predict`` / ``rnnkit forecast`` / ``rnnkit generate``.
 
 Files (written atomically into ``DIR/export/``; an existing one is kept unless ``--overwrite``)::
 
@@ -21,8 +21,12 @@ unrolls the recurrence over it):
   are masked, so the result is exact). ``export.json`` holds the classes, channels and the
   per-channel scaling ``(x - mean) / std``.
 
-Other runs (text classifiers, many-series forecasters, language models, seq2seq, taggers,
-MiniRocket / NB ensembles) are refused with a one-line error.
+* ``lm``: one generation step ``(token [1, 1], state0, …) -> (logits [1, V], new_state0, …)``
+  (the recurrent state flattened to tensors; zeros start afresh). ``export.json`` holds the
+  tokenizer and pad id; :class:`OnnxLanguageModel` feeds the prime one token at a time.
+
+Other runs (text classifiers, many-series forecasters, seq2seq, taggers, MiniRocket / NB
+ensembles) are refused with a one-line error.
 """
 
 from __future__ import annotations
