@@ -41,6 +41,10 @@ def test_forecast_onnx_equals_eager(forecast_run, capsys):
     meta = json.loads((run / "export" / "export.json").read_text())
     assert meta["task"] == "forecast" and meta["lookback"] == 8 and meta["horizon"] == 4
     assert meta["transform"] == read_run(run)["transform"] and meta["inputs"]["x"] == [1, 8, 1]
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(run / "export" / "model.onnx")).metadata_props}
+    assert json.loads(props["rnnkit"])["transform"] == meta["transform"]
     for cmd in ("predict", "forecast"):
         outs = []
         for rt in ("torch", "onnxruntime"):

@@ -100,6 +100,7 @@ def export(run_dir: str | Path, args: dict[str, Any]) -> int:
                                          output_names=names[1], dynamic_shapes=dyn,
                                          verbose=False)
                 prog.save(str(tmp))
+                _embed_metadata(tmp, {"task": run["task"], **meta})
             else:
                 ep = torch.export.export(graph, example, dynamic_shapes=dyn)
                 torch.export.save(ep, str(tmp))
@@ -115,6 +116,19 @@ def export(run_dir: str | Path, args: dict[str, Any]) -> int:
     write_json(out / META, meta)
     print(f"exported: {target} (+ {out / META})")
     return 0
+
+
+def _embed_metadata(path: Path, meta: dict[str, Any]) -> None:
+    """The preprocessing metadata also inside the ONNX file (``metadata_props['rnnkit']``, JSON),
+    so the graph is self-describing away from ``export.json``."""
+    import json
+
+    import onnx
+
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "rnnkit", json.dumps(meta)
+    onnx.save(model, str(path))
 
 
 def check_exportable(run_dir: str | Path, run: dict[str, Any], where: str = "export") -> None:
