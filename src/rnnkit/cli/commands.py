@@ -112,10 +112,18 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"--{dyn[0].replace('_', '-')}: expected an lm run (dynamic "
                            f"evaluation adapts a language model), got a "
                            f"'{run_cfg.get('task')}' run in {args.run_dir}. Drop the flag.")
+        if getattr(args, "runtime", None) == "onnxruntime":
+            from rnnkit.tasks.export import check_exportable
+
+            check_exportable(args.run_dir, run_cfg, "--runtime onnxruntime")
         if fn is None:
             raise CLIError(f"{cmd}: expected a run of a task that supports it, got a "
                            f"'{run_cfg.get('task')}' run in {args.run_dir}.")
         return fn(args.run_dir, _args_dict(args))
+    if cmd == "export":
+        from rnnkit.tasks.export import export
+
+        return export(args.run_dir, _args_dict(args))
     if cmd == "datasets":
         from rnnkit.data import format_datasets
 

@@ -6,6 +6,7 @@
     rnnkit forecast DIR --data FILE.csv --horizon H
     rnnkit generate DIR --prime TEXT --length N --temperature T --seed S
     rnnkit explain DIR --data … --index N   (attention heatmap / saliency PNG + JSON)
+    rnnkit export DIR [--format onnx|pt2]   (predict / forecast … --runtime onnxruntime)
     rnnkit datasets                   rnnkit bench [engine|parallel] …
     rnnkit demo                       (= rnnkit train forecast --data airline)
 """
@@ -64,6 +65,12 @@ def _add_common_train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", help="auto | cpu | cuda | cuda:N (default auto: CUDA if present)")
 
 
+def _add_runtime(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=["torch", "onnxruntime"], default=None,
+                   help="torch, or onnxruntime on DIR/export/model.onnx from 'rnnkit export "
+                   "DIR' (default torch)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks: "
                                      "train, evaluate and use them on real data.")
@@ -94,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--input", help="a single input text (text runs; default: none)")
         p.add_argument("--beam-width", type=int, default=None,
                        help="seq2seq: beam width (1 = greedy; default: the run's)")
+        if name == "predict":
+            _add_runtime(p)
         if name == "evaluate":
             from rnnkit.tasks.lm import add_dynamic_arguments
 
@@ -106,6 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "required, no default)")
     p.add_argument("--horizon", type=int, help="steps ahead (default: the run's horizon)")
     p.add_argument("--output", "-o", help="CSV to write (default: print)")
+    _add_runtime(p)
+
+    p = sub.add_parser("export", help="export a trained run's model (ONNX / torch.export) with "
+                       "its preprocessing metadata, into DIR/export/")
+    p.add_argument("run_dir", metavar="DIR")
+    p.add_argument("--format", choices=["onnx", "pt2"], default="onnx",
+                   help="onnx (for onnxruntime) or pt2 (torch.export; default onnx)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export "
+                   "(default: refuse)")
 
     p = sub.add_parser("generate", help="generate text with a trained language model")
     p.add_argument("run_dir", metavar="DIR")
@@ -120,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="nucleus sampling: the smallest set with probability p (default: off)")
     p.add_argument("--seed", type=int, default=None,
                    help="random seed of the sampling (default: a fresh one each time)")
+    _add_runtime(p)
 
     p = sub.add_parser("explain", help="attention maps / saliency of one example, as PNG + JSON")
     p.add_argument("run_dir", metavar="DIR")

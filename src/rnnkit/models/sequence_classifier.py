@@ -234,7 +234,10 @@ class SequenceClassifier(ClassifierSteps, nn.Module):
                 h = block(h, m)
             conv_out = h.transpose(1, 2)  # [B, T, C']
         rnn_in = conv_out if c.conv and c.conv_layout == "serial" else x
-        ragged = lengths is not None and bool((torch.as_tensor(lengths) < T).any())
+        # while exporting, always take the ragged path (exact for full lengths too): whether
+        # a batch is ragged is data the exported graph cannot branch on
+        ragged = lengths is not None and (torch.compiler.is_exporting()
+                                          or bool((torch.as_tensor(lengths) < T).any()))
         y, _ = self.rnn(rnn_in, lengths=torch.as_tensor(lengths).cpu() if ragged else None)
         pooled, alpha = self.pool(y, lengths)
         if conv_out is not None and c.conv_layout == "parallel":

@@ -309,6 +309,7 @@ def predict(run_dir: str, args: dict[str, Any]) -> int:
     import pandas as pd
 
     run, model = _load_run(run_dir)
+    onnx = args.get("runtime") == "onnxruntime"
     classes = [str(c) for c in run["data"]["classes"]]
     single = args.get("input")
     if single is not None:
@@ -320,7 +321,12 @@ def predict(run_dir: str, args: dict[str, Any]) -> int:
         items, y, raw = encode(run, [single]), None, [single]
     else:
         _, items, y, raw = load_inputs(run_dir, run, args, need_labels=False)
-    proba = predict_proba(model, items, run.get("settings", {}))
+    if onnx:
+        from rnnkit.tasks.export import onnx_predict_proba
+
+        proba = onnx_predict_proba(run_dir, items)
+    else:
+        proba = predict_proba(model, items, run.get("settings", {}))
     df = pd.DataFrame({"label": [classes[i] for i in proba.argmax(1)]})
     for k, c in enumerate(classes):
         df[f"prob_{c}"] = proba[:, k].round(6)

@@ -298,11 +298,19 @@ def _report(model: Forecaster, prep: Transform, plan: Plan, series: SeriesData,
 
 # ---- evaluate / predict / forecast --------------------------------------------------------------
 
-def _load_run(run_dir: str | Path) -> tuple[Forecaster, Transform, Plan, dict[str, Any]]:
+def _load_run(run_dir: str | Path, runtime: str | None = None,
+              ) -> tuple[Forecaster, Transform, Plan, dict[str, Any]]:
+    """The run's model, transform, plan and config; ``runtime="onnxruntime"``: the model is its
+    ONNX export (``rnnkit export DIR``) run by onnxruntime."""
     run = read_run(run_dir)
-    model = Forecaster(ForecasterConfig.from_dict(run["model"]))
-    load_weights(model, run_dir)
-    model.eval()
+    if runtime == "onnxruntime":
+        from rnnkit.tasks.export import OnnxForecaster
+
+        model: Any = OnnxForecaster(run_dir)
+    else:
+        model = Forecaster(ForecasterConfig.from_dict(run["model"]))
+        load_weights(model, run_dir)
+        model.eval()
     return model, Transform.from_dict(run["transform"]), Plan.from_dict(run["plan"]), run
 
 
@@ -336,7 +344,7 @@ def predict(run_dir: str | Path, args: dict[str, Any]) -> int:
         from rnnkit.tasks.forecast_panel import predict_panel
 
         return predict_panel(run_dir, args)
-    model, prep, plan, run = _load_run(run_dir)
+    model, prep, plan, run = _load_run(run_dir, args.get("runtime"))
     series = _run_series(run, args, plan)
     res = test_forecast(model, prep, plan, series, run.get("combine"))
     h = plan.horizon
@@ -355,7 +363,7 @@ def forecast(run_dir: str | Path, args: dict[str, Any]) -> int:
         from rnnkit.tasks.forecast_panel import forecast_panel
 
         return forecast_panel(run_dir, args)
-    model, prep, plan, run = _load_run(run_dir)
+    model, prep, plan, run = _load_run(run_dir, args.get("runtime"))
     steps = args.get("horizon") or plan.horizon
     if steps < 1:
         raise CLIError(f"--horizon: expected a positive number of steps, got {steps}.")

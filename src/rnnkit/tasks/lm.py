@@ -389,6 +389,10 @@ def predict(run_dir: str | Path, args: dict[str, Any]) -> int:
 def generate(run_dir: str | Path, args: dict[str, Any]) -> int:
     """Print the prime followed by ``length`` generated characters (or words)."""
     model, tok, run = _load_run(run_dir)
+    if args.get("runtime") == "onnxruntime":
+        from rnnkit.tasks.export import OnnxLanguageModel
+
+        model = OnnxLanguageModel(run_dir)
     length = args.get("length")
     length = 300 if length is None else length
     if length < 0:
