@@ -285,6 +285,26 @@ def test_lstm_inference_projects_in_chunks_and_matches_the_reference(kw, loop, c
 
 
 @needs_native
+def test_without_native_bf16_autocast_keeps_fp32_gemms(monkeypatch):
+    """On a CPU whose oneDNN has no bf16 GEMMs (AVX2 only) bf16 would be emulated, 6x slower
+    than fp32: the engine keeps fp32 GEMMs under autocast and gives the fp32 result."""
+    import rnnkit
+    from rnnkit.kernels.engine import _common
+
+    monkeypatch.setattr(_common, "cpu_bf16_native", lambda: False)
+    layer = rnnkit.LSTM(8, 16, batch_first=True, peephole=True)
+    x = torch.randn(3, 7, 8)
+    assert "GEMMs in bfloat16" not in layer.explain(x).describe()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, _ = layer(x)
+        assert layer.last_kernel == "engine"
+    torch.testing.assert_close(y.float(), layer(x)[0])
+    monkeypatch.setattr(_common, "cpu_bf16_native", lambda: True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert "GEMMs in bfloat16" in layer.explain(x).describe()
+
+
+@needs_native
 @pytest.mark.parametrize("family,kw", [
     ("LSTM", {"peephole": True}), ("LSTM", {"layer_norm": True}), ("LSTM", {"zoneout": 0.2}),
     ("LSTM", {"proj_size": 5, "peephole": True}), ("GRU", {}), ("GRU", {"layer_norm": True}),
@@ -295,7 +315,11 @@ def test_bf16_autocast_runs_the_recurrent_gemms_in_bf16_close_to_fp32(family, kw
     the fp32 run, and the bf16 GEMMs are really used (spies see bf16 operands)."""
     import rnnkit
     from rnnkit.kernels import torch_fused
+    from rnnkit.kernels.engine import _common
 
+    # the bf16 path's logic is checked on every CPU (a CPU without native bf16 runs it through
+    # plain matmul, slowly): production picks it only where oneDNN has bf16 GEMMs
+    monkeypatch.setattr(_common, "cpu_bf16_native", lambda: True)
     monkeypatch.setattr(lstm_native, "SEQ_MACS", 0)  # the per-step GEMM path
     monkeypatch.setattr(gru_native, "SEQ_MACS", 0)
     seen = []
