@@ -86,17 +86,22 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
       "10 %% of the series)")
     a("--lookback", type=int, help="input window (default: 2 seasons, else 2 horizons)")
     a("--season", type=int, help="seasonal period in steps (default: known or detected)")
-    a("--target", nargs="+", metavar="COL", help="column(s) to forecast")
-    a("--covariates", nargs="*", metavar="COL", help="past covariate columns")
+    a("--target", nargs="+", metavar="COL", help="column(s) to forecast (default: the dataset's "
+      "targets; a CSV's only numeric column, y for a long table)")
+    a("--covariates", nargs="*", metavar="COL", help="past covariate columns (default: the "
+      "dataset's; a CSV's other numeric columns)")
     a("--future-covariates", nargs="*", metavar="COL",
-      help="covariates known for the horizon too (calendar, weather forecast)")
+      help="covariates known for the horizon too (calendar, weather forecast; default: "
+      "the dataset's, none for a CSV)")
     a("--mode", choices=MODES, help="direct multi-output head (default) or recursive")
     a("--loss", choices=LOSSES, help="mse (default; intervals from validation residuals), "
       "gaussian or quantile")
     a("--log", action=argparse.BooleanOptionalAction, default=None,
       help="log-transform the targets (default: when they are all positive)")
-    a("--diff", type=int, metavar="LAG", help="difference the targets at this lag (0: off)")
-    a("--fillna", choices=FILL_METHODS, help="fill missing values instead of failing")
+    a("--diff", type=int, metavar="LAG", help="difference the targets at "
+      "this lag (default 0: off)")
+    a("--fillna", choices=FILL_METHODS, help="fill missing values "
+      "instead of failing (default: none, missing values are an error)")
     a("--norm", choices=NORMS, help="per-window normalisation of the targets (default mean)")
     a("--highway", action=argparse.BooleanOptionalAction, default=None,
       help="add a linear autoregressive path (default on)")
