@@ -244,7 +244,10 @@ def _train_selected(cfg: dict[str, Any], user: dict[str, Any], ds: Any, run: dic
     from rnnkit.tasks.classify_select import select_and_fit, selection_settings
 
     settings = selection_settings(cfg, user)
-    out = make_out_dir(cfg, "classify", ds.name)
+    # run.json keeps the user's settings, not the shape table's values: a restart with them
+    # selects by cross-validation again instead of fixing the table's architecture
+    out = make_out_dir(user, "classify", ds.name,
+                       no_checkpoints="model selection by cross-validation (--cv-folds)")
     run["settings"] = {k: v for k, v in cfg.items() if k not in ("quiet", "resume", "out")}
     run["selection"] = settings.to_dict()
     t0, c0 = time.perf_counter(), time.process_time()
