@@ -56,9 +56,11 @@ from rnnkit.tasks.forecast_data import (
     time_axis,
     write_csv,
 )
+from rnnkit.tasks.forecast_settings import ForecastSettings
 from rnnkit.training import Callback, Trainer, seed_everything
 
-__all__ = ["DEFAULTS", "add_arguments", "evaluate", "explain", "forecast", "predict", "train"]
+__all__ = ["DEFAULTS", "ForecastSettings", "add_arguments", "evaluate", "explain", "forecast",
+           "predict", "train"]
 
 DEFAULTS: dict[str, Any] = {
     "horizon": None, "lookback": None, "season": None, "target": None, "covariates": None,
@@ -129,10 +131,13 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
 
 # ---- train ------------------------------------------------------------------------------------
 
-def train(cfg: dict[str, Any]) -> int:
+def train(cfg: dict[str, Any] | ForecastSettings) -> int:
     """Train, score beside the baselines, write the run directory; returns the exit status."""
     from rnnkit.tasks.forecast_panel import is_panel_data, train_panel
 
+    # every flag's type, range and choice is checked here, before anything is read or written
+    s = cfg if isinstance(cfg, ForecastSettings) else ForecastSettings.check(dict(cfg))
+    cfg = s.to_dict()
     if is_panel_data(cfg):
         return train_panel(cfg)
     for key in ("backtest", "id_col", "time_col", "max_steps", "n_jobs"):
