@@ -51,7 +51,7 @@ from rnnkit.tasks.classify_fit import fit_member, member_split, needs_pretrainin
 from rnnkit.tasks.classify_models import build_model, ensemble, model_config, predict_proba
 from rnnkit.tasks.classify_nb import fit_nb_member, nb_settings
 from rnnkit.tasks.classify_report import baselines, report
-from rnnkit.tasks.classify_settings import auto_settings, check_options
+from rnnkit.tasks.classify_settings import ClassifySettings, auto_settings, check_options
 from rnnkit.tasks.common import (
     CLIError,
     format_table,
@@ -63,7 +63,8 @@ from rnnkit.tasks.common import (
     write_json,
 )
 
-__all__ = ["DEFAULTS", "add_arguments", "evaluate", "explain", "predict", "train"]
+__all__ = ["DEFAULTS", "ClassifySettings", "add_arguments", "evaluate", "explain", "predict",
+           "train"]
 
 DEFAULTS: dict[str, Any] = {
     "label_col": "label", "text_col": None, "pooling": None, "conv": None, "conv_layout": None,
@@ -182,10 +183,13 @@ def _prepare(cfg: dict[str, Any]) -> tuple[dict[str, Any], Any, dict[str, Any], 
     return cfg, ds, run, items("train"), items("test")
 
 
-def train(cfg: dict[str, Any]) -> int:
+def train(cfg: dict[str, Any] | ClassifySettings) -> int:
     """``rnnkit train classify``: fit, score beside the baselines, write the run directory."""
     from rnnkit.training import seed_everything
 
+    # types, ranges and choices of every flag, before any data is read
+    s = cfg if isinstance(cfg, ClassifySettings) else ClassifySettings.from_dict(dict(cfg))
+    cfg = s.to_dict()
     _set_threads(cfg.get("threads"))
     user = dict(cfg)
     cfg, ds, run, all_train, test_items = _prepare(cfg)
