@@ -68,11 +68,16 @@ class ClassifySettings(CommonSettings):
         "weight_decay": (0, None), "val_frac": (0, 0.999), "test_frac": (0.001, 0.999),
         "patience": (0, None), "threads": (1, None), "pretrain_epochs": (0, None),
         "pretrain_lr": (0, None), "pretrain_share": (0, 1), "pretrain_vocab": (0, None),
-        "ensemble": (1, None), "nb_weight": (0, 1), "nb_c": (0, None), "cv_folds": (0, None),
-        "rocket_weight": (0, 0.999)}
+        "nb_weight": (0, 1), "nb_c": (0, None), "rocket_weight": (0, 0.999)}
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         **CommonSettings.CHOICES, "pooling": POOLINGS, "conv_layout": ("parallel", "serial"),
         "tokenizer": ("word", "char")}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.ensemble is not None or self.cv_folds is not None:  # the messages with a fix
+            check_options({"ensemble": 1 if self.ensemble is None else self.ensemble,
+                           "cv_folds": self.cv_folds or 0, "val_frac": 0}, text=False)
 
 # Values of unset settings, by the kind of data (see auto_settings for the shape rules).
 SEQUENCE_TABLE = {"batch_size": 16, "lr": 3e-3, "hidden_size": 64, "num_layers": 1,
