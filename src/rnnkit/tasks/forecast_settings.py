@@ -60,7 +60,7 @@ class ForecastSettings(CommonSettings):
 
     BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
         **CommonSettings.BOUNDS, "horizon": (1, None), "lookback": (1, None),
-        "season": (1, None), "diff": (0, None), "ensemble": (1, None), "val_size": (1, None),
+        "season": (1, None), "diff": (0, None), "ensemble": (1, None), "val_size": (0, None),
         "patience": (1, None), "stride": (1, None), "backtest": (0, None),
         "max_steps": (1, None), "n_jobs": (-1, None)}
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
