@@ -66,7 +66,7 @@ class ClassifySettings(CommonSettings):
         "min_freq": (1, None), "embed_dim": (1, None), "word_dropout": (0, 0.999),
         "bow_buckets": (0, None), "bow_dropout": (0, 1), "label_smoothing": (0, 0.999),
         "weight_decay": (0, None), "val_frac": (0, 0.999), "test_frac": (0.001, 0.999),
-        "patience": (0, None), "threads": (1, None), "pretrain_epochs": (0, None),
+        "patience": (1, None), "threads": (1, None), "pretrain_epochs": (0, None),
         "pretrain_lr": (0, None), "pretrain_share": (0, 1), "pretrain_vocab": (0, None),
         "nb_weight": (0, 1), "nb_c": (0, None), "rocket_weight": (0, 0.999)}
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
