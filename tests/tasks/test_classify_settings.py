@@ -14,10 +14,10 @@ BAD = [({"pooling": "median"}, "--pooling"), ({"conv_layout": "diagonal"}, "--co
        ({"tokenizer": "bpe"}, "--tokenizer"), ({"max_len": 0}, "--max-len"),
        ({"vocab_size": 2}, "--vocab-size"), ({"min_freq": 0}, "--min-freq"),
        ({"word_dropout": 1.0}, "--word-dropout"), ({"bow_dropout": 2.0}, "--bow-dropout"),
-       ({"label_smoothing": -0.1}, "--label-smoothing"), ({"val_frac": 1.0}, "--val-frac"),
+       ({"label_smoothing": -0.1}, "--label-smoothing"), ({"val_frac": "x"}, "--val-frac"),
        ({"test_frac": 0.0}, "--test-frac"), ({"threads": 0}, "--threads"),
        ({"ensemble": 0}, "--ensemble"), ({"cv_folds": 1}, "--cv-folds"),
-       ({"rocket_weight": 1.0}, "--rocket-weight"), ({"nb_weight": 1.5}, "--nb-weight"),
+       ({"nb_weight": "half"}, "--nb-weight"),
        ({"pretrain_lr": "fast"}, "--pretrain-lr"), ({"conv": "yes"}, "--conv"),
        ({"patience": 2.5}, "--patience"), ({"epochs": 0}, "--epochs")]
 

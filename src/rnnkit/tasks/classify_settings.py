@@ -61,14 +61,14 @@ class ClassifySettings(CommonSettings):
     cv_folds: int | None = None
     rocket_weight: float | None = None
 
+    # Ranges of the settings that check_options does not check (it checks the others, with
+    # their fix, once the data's kind is known; their types are checked here).
     BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
         **CommonSettings.BOUNDS, "max_len": (1, None), "vocab_size": (3, None),
         "min_freq": (1, None), "embed_dim": (1, None), "word_dropout": (0, 0.999),
         "bow_buckets": (0, None), "bow_dropout": (0, 1), "label_smoothing": (0, 0.999),
-        "weight_decay": (0, None), "val_frac": (0, 0.999), "test_frac": (0.001, 0.999),
-        "patience": (1, None), "threads": (1, None), "pretrain_epochs": (0, None),
-        "pretrain_lr": (0, None), "pretrain_share": (0, 1), "pretrain_vocab": (0, None),
-        "nb_weight": (0, 1), "nb_c": (0, None), "rocket_weight": (0, 0.999)}
+        "weight_decay": (0, None), "test_frac": (0.001, 0.999), "patience": (1, None),
+        "threads": (1, None)}
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         **CommonSettings.CHOICES, "pooling": POOLINGS, "conv_layout": ("parallel", "serial"),
         "tokenizer": ("word", "char")}
