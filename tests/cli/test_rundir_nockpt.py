@@ -176,3 +176,24 @@ def test_resume_help_states_the_overwrite_fix():
     helps = {a.option_strings[0]: a.help for a in sub.choices["resume"]._actions
              if a.option_strings}
     assert "default: refuse" in helps["--overwrite"]
+
+
+def test_resume_with_overwrite_in_process(tmp_path):
+    """The resume rules without a subprocess: --overwrite restarts only a run without
+    checkpoints; on a checkpointed run it is an error naming it, never ignored."""
+    from rnnkit.tasks.errors import UsageError
+    from rnnkit.tasks.rundir import resume_settings
+
+    d = tmp_path / "run"
+    d.mkdir()
+    m = {"format": "rnnkit-run", "task": "forecast", "status": "training",
+         "settings": {"data": "x.csv", "max_steps": 7}}
+    (d / "run.json").write_text(json.dumps(m))
+    with pytest.raises(UsageError, match=r"^--overwrite: expected no --overwrite with --resume"):
+        resume_settings(None, {"resume": str(d), "overwrite": True}, {})
+    (d / "run.json").write_text(json.dumps({**m, "no_checkpoints": "the many-series forecaster"}))
+    with pytest.raises(UsageError, match=r"^--resume: .*did not finish .*--overwrite"):
+        resume_settings(None, {"resume": str(d)}, {})
+    task, cfg, note = resume_settings(None, {"resume": str(d), "overwrite": True}, {})
+    assert task == "forecast" and cfg["max_steps"] == 7 and cfg["overwrite"] is True
+    assert cfg["resume"] is None and "again from the beginning" in note

@@ -337,6 +337,10 @@ def resume_settings(task: str | None, given: dict[str, Any],
     cfg["quiet"] = bool(given.get("quiet"))
     if m.get("no_checkpoints"):
         return _restart(m, d, cfg, given)
+    if given.get("overwrite"):  # never ignore a flag that asks to replace a run
+        raise UsageError(f"--overwrite: expected no --overwrite with --resume, which continues "
+                         f"'{d}' from its checkpoints. Drop --overwrite to continue it, or drop "
+                         f"--resume and pass --out {d} --overwrite to start it again.")
     if m.get("status") == "finished":
         extended = [k for k in ("epochs", "time_budget") if given.get(k) is not None
                     and not _same(given[k], stored.get(k))]
