@@ -159,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: the run's)")
     p.add_argument("--quiet", action="store_true", default=None,
                    help="no progress bars (default: bars on stderr)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="a run whose training keeps no checkpoints (many-series forecast, "
+                   "classify --cv-folds): train it again from the beginning with its settings "
+                   "(default: refuse)")
 
     p = sub.add_parser("datasets", help="list the built-in datasets and whether each is usable "
                        "now")

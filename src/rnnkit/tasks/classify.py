@@ -51,7 +51,7 @@ from rnnkit.tasks.classify_fit import fit_member, member_split, needs_pretrainin
 from rnnkit.tasks.classify_models import build_model, ensemble, model_config, predict_proba
 from rnnkit.tasks.classify_nb import fit_nb_member, nb_settings
 from rnnkit.tasks.classify_report import baselines, report
-from rnnkit.tasks.classify_settings import auto_settings, check_options
+from rnnkit.tasks.classify_settings import ClassifySettings, auto_settings, check_options
 from rnnkit.tasks.common import (
     CLIError,
     format_table,
@@ -63,7 +63,8 @@ from rnnkit.tasks.common import (
     write_json,
 )
 
-__all__ = ["DEFAULTS", "add_arguments", "evaluate", "explain", "predict", "train"]
+__all__ = ["DEFAULTS", "ClassifySettings", "add_arguments", "evaluate", "explain", "predict",
+           "train"]
 
 DEFAULTS: dict[str, Any] = {
     "label_col": "label", "text_col": None, "pooling": None, "conv": None, "conv_layout": None,
@@ -93,24 +94,30 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     a("--tokenizer", choices=("word", "char"), help="text tokenizer (default word)")
     a("--max-len", type=int, metavar="N", help="pad/truncate texts to N tokens (default: the "
       "95th percentile of training lengths, at most 400 words / 1000 chars)")
-    a("--vocab-size", type=int, metavar="N", help="vocabulary cap incl. <pad>/<unk> (20000)")
-    a("--min-freq", type=int, metavar="N", help="min training count for a token's own id (2)")
+    a("--vocab-size", type=int, metavar="N", help="vocabulary cap incl. <pad>/<unk> (default "
+      "20000)")
+    a("--min-freq", type=int, metavar="N", help="min training count for a token's own id "
+      "(default 2)")
     a("--embed-dim", type=int, help="token embedding size (default 64)")
-    a("--word-dropout", type=float, help="share of tokens replaced by <unk> in training")
+    a("--word-dropout", type=float, help="share of tokens replaced by <unk> in "
+      "training (default 0.1)")
     a("--bow-buckets", type=int, metavar="N", help="text: add a linear bag of unigrams and N "
       "hashed bigrams to the RNN's logits (default 262144; 0: the RNN alone)")
     a("--bow-dropout", type=float, help="text: share of training texts whose bag logits are "
       "dropped, so the RNN learns to classify alone too (default 0.5)")
-    a("--label-smoothing", type=float, help="cross-entropy label smoothing")
+    a("--label-smoothing", type=float, help="cross-entropy label smoothing (default "
+      "0.1 for numeric sequences, 0 for text)")
     a("--weight-decay", type=float, help="AdamW weight decay (default 0.01)")
     a("--val-frac", type=float, help="stratified validation share of the training data for "
       "early stopping (default 0.1 with >= 200 training sequences, else 0)")
-    a("--test-frac", type=float, help="test share when a CSV/.ts has no --test-data (0.2)")
-    a("--patience", type=int, help="early-stopping patience in epochs")
+    a("--test-frac", type=float, help="test share when a CSV/.ts has no --test-data (default 0.2)")
+    a("--patience", type=int, help="early-stopping patience in epochs (default "
+      "15 for numeric sequences, 3 for text)")
     a("--pretrain-epochs", type=int, metavar="N", help="text: first train the embedding and "
       "encoder as a language model on the training texts for N epochs (ULMFiT style; default "
       "40000 / number of texts, 1 to 10; 0: off)")
-    a("--pretrain-lr", type=float, help="learning rate of the language-model pretraining")
+    a("--pretrain-lr", type=float, help="learning rate of the language-model "
+      "pretraining (default 0.003)")
     a("--pretrain-share", type=float, help="share of positions whose neighbour the language "
       "model predicts per batch (default 0.25; the softmax over the vocabulary dominates)")
     a("--pretrain-vocab", type=int, metavar="N", help="the language model predicts the N most "
@@ -176,10 +183,13 @@ def _prepare(cfg: dict[str, Any]) -> tuple[dict[str, Any], Any, dict[str, Any], 
     return cfg, ds, run, items("train"), items("test")
 
 
-def train(cfg: dict[str, Any]) -> int:
+def train(cfg: dict[str, Any] | ClassifySettings) -> int:
     """``rnnkit train classify``: fit, score beside the baselines, write the run directory."""
     from rnnkit.training import seed_everything
 
+    # types, ranges and choices of every flag, before any data is read
+    s = cfg if isinstance(cfg, ClassifySettings) else ClassifySettings.from_dict(dict(cfg))
+    cfg = s.to_dict()
     _set_threads(cfg.get("threads"))
     user = dict(cfg)
     cfg, ds, run, all_train, test_items = _prepare(cfg)
@@ -238,7 +248,10 @@ def _train_selected(cfg: dict[str, Any], user: dict[str, Any], ds: Any, run: dic
     from rnnkit.tasks.classify_select import select_and_fit, selection_settings
 
     settings = selection_settings(cfg, user)
-    out = make_out_dir(cfg, "classify", ds.name)
+    # run.json keeps the user's settings, not the shape table's values: a restart with them
+    # selects by cross-validation again instead of fixing the table's architecture
+    out = make_out_dir(user, "classify", ds.name,
+                       no_checkpoints="model selection by cross-validation (--cv-folds)")
     run["settings"] = {k: v for k, v in cfg.items() if k not in ("quiet", "resume", "out")}
     run["selection"] = settings.to_dict()
     t0, c0 = time.perf_counter(), time.process_time()

@@ -1,5 +1,9 @@
-"""Classification settings: the unset values chosen by the data's shape, and their checks.
+"""Classification settings: the typed settings, the unset values chosen by the data's shape,
+and their checks.
 
+:class:`ClassifySettings` is the task's frozen settings dataclass (protocol in
+:mod:`rnnkit.tasks.task`): ``classify.train`` builds it first, so a wrong type, a value out of
+range or an unknown choice is a one-line error naming the flag before any data is read.
 :func:`auto_settings` fills every unset (None) setting from a small table for the kind of data
 (text or numeric sequences) and its shape (number of training sequences, channels), never its
 name; :func:`check_options` rejects impossible combinations with one-line errors in the CLI's
@@ -10,12 +14,70 @@ words. The selection of the sequence model by cross-validation has its own typed
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rnnkit.data import SequenceClassData, TextClassData
+from rnnkit.models.pooling import POOLINGS
 from rnnkit.tasks.common import CLIError
+from rnnkit.tasks.task import CommonSettings
 
-__all__ = ["SEQUENCE_TABLE", "TEXT_TABLE", "auto_settings", "check_options"]
+__all__ = ["SEQUENCE_TABLE", "TEXT_TABLE", "ClassifySettings", "auto_settings",
+           "check_options"]
+
+
+@dataclass(frozen=True)
+class ClassifySettings(CommonSettings):
+    """Every setting of a classify run; ``None``: chosen from the data's kind and shape by
+    :func:`auto_settings` (combinations are checked after that by :func:`check_options`)."""
+
+    label_col: str = "label"
+    text_col: str | None = None
+    pooling: str | None = None
+    conv: bool | None = None
+    conv_layout: str | None = None
+    znorm: bool | None = None
+    tokenizer: str = "word"
+    max_len: int | None = None
+    vocab_size: int = 20000
+    min_freq: int = 2
+    embed_dim: int | None = None
+    word_dropout: float | None = None
+    bow_buckets: int | None = None
+    bow_dropout: float | None = None
+    label_smoothing: float | None = None
+    weight_decay: float | None = None
+    val_frac: float | None = None
+    test_frac: float = 0.2
+    patience: int | None = None
+    threads: int = 1
+    pretrain_epochs: int | None = None
+    pretrain_lr: float | None = None
+    pretrain_share: float | None = None
+    pretrain_vocab: int | None = None
+    ensemble: int | None = None
+    nb_weight: float | None = None
+    nb_c: float | None = None
+    cv_folds: int | None = None
+    rocket_weight: float | None = None
+
+    # Ranges of the settings that check_options does not check (it checks the others, with
+    # their fix, once the data's kind is known; their types are checked here).
+    BOUNDS: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        **CommonSettings.BOUNDS, "max_len": (1, None), "vocab_size": (3, None),
+        "min_freq": (1, None), "embed_dim": (1, None), "word_dropout": (0, 0.999),
+        "bow_buckets": (0, None), "bow_dropout": (0, 1), "label_smoothing": (0, 0.999),
+        "weight_decay": (0, None), "test_frac": (0.001, 0.999), "patience": (1, None),
+        "threads": (1, None)}
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        **CommonSettings.CHOICES, "pooling": POOLINGS, "conv_layout": ("parallel", "serial"),
+        "tokenizer": ("word", "char")}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.ensemble is not None or self.cv_folds is not None:  # the messages with a fix
+            check_options({"ensemble": 1 if self.ensemble is None else self.ensemble,
+                           "cv_folds": self.cv_folds or 0, "val_frac": 0}, text=False)
 
 # Values of unset settings, by the kind of data (see auto_settings for the shape rules).
 SEQUENCE_TABLE = {"batch_size": 16, "lr": 3e-3, "hidden_size": 64, "num_layers": 1,

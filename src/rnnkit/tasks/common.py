@@ -132,12 +132,13 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def make_out_dir(cfg: dict[str, Any], task: str, dataset: str) -> Path:
+def make_out_dir(cfg: dict[str, Any], task: str, dataset: str, *,
+                 no_checkpoints: str | None = None) -> Path:
     """The run directory (``--out``, ``--resume``'s, or ``runs/<task>-<dataset>``), created
     with its ``run.json`` settings: call it only once every setting has validated. See
     :func:`rnnkit.tasks.rundir.open_run` for the rules (no silent overwrite, no folder of
-    other files)."""
-    return rundir.open_run(_as_dict(cfg), task, dataset)
+    other files; ``no_checkpoints`` names a training path that cannot be continued)."""
+    return rundir.open_run(_as_dict(cfg), task, dataset, no_checkpoints=no_checkpoints)
 
 
 def _as_dict(cfg: Any) -> dict[str, Any]:

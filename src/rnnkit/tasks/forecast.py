@@ -56,9 +56,11 @@ from rnnkit.tasks.forecast_data import (
     time_axis,
     write_csv,
 )
+from rnnkit.tasks.forecast_settings import ForecastSettings
 from rnnkit.training import Callback, Trainer, seed_everything
 
-__all__ = ["DEFAULTS", "add_arguments", "evaluate", "explain", "forecast", "predict", "train"]
+__all__ = ["DEFAULTS", "ForecastSettings", "add_arguments", "evaluate", "explain", "forecast",
+           "predict", "train"]
 
 DEFAULTS: dict[str, Any] = {
     "horizon": None, "lookback": None, "season": None, "target": None, "covariates": None,
@@ -86,17 +88,22 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
       "10 %% of the series)")
     a("--lookback", type=int, help="input window (default: 2 seasons, else 2 horizons)")
     a("--season", type=int, help="seasonal period in steps (default: known or detected)")
-    a("--target", nargs="+", metavar="COL", help="column(s) to forecast")
-    a("--covariates", nargs="*", metavar="COL", help="past covariate columns")
+    a("--target", nargs="+", metavar="COL", help="column(s) to forecast (default: the dataset's "
+      "targets; a CSV's only numeric column, y for a long table)")
+    a("--covariates", nargs="*", metavar="COL", help="past covariate columns (default: the "
+      "dataset's; a CSV's other numeric columns)")
     a("--future-covariates", nargs="*", metavar="COL",
-      help="covariates known for the horizon too (calendar, weather forecast)")
+      help="covariates known for the horizon too (calendar, weather forecast; default: "
+      "the dataset's, none for a CSV)")
     a("--mode", choices=MODES, help="direct multi-output head (default) or recursive")
     a("--loss", choices=LOSSES, help="mse (default; intervals from validation residuals), "
       "gaussian or quantile")
     a("--log", action=argparse.BooleanOptionalAction, default=None,
       help="log-transform the targets (default: when they are all positive)")
-    a("--diff", type=int, metavar="LAG", help="difference the targets at this lag (0: off)")
-    a("--fillna", choices=FILL_METHODS, help="fill missing values instead of failing")
+    a("--diff", type=int, metavar="LAG", help="difference the targets at "
+      "this lag (default 0: off)")
+    a("--fillna", choices=FILL_METHODS, help="fill missing values "
+      "instead of failing (default: none, missing values are an error)")
     a("--norm", choices=NORMS, help="per-window normalisation of the targets (default mean)")
     a("--highway", action=argparse.BooleanOptionalAction, default=None,
       help="add a linear autoregressive path (default on)")
@@ -124,10 +131,13 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
 
 # ---- train ------------------------------------------------------------------------------------
 
-def train(cfg: dict[str, Any]) -> int:
+def train(cfg: dict[str, Any] | ForecastSettings) -> int:
     """Train, score beside the baselines, write the run directory; returns the exit status."""
     from rnnkit.tasks.forecast_panel import is_panel_data, train_panel
 
+    # every flag's type, range and choice is checked here, before anything is read or written
+    s = cfg if isinstance(cfg, ForecastSettings) else ForecastSettings.check(dict(cfg))
+    cfg = s.to_dict()
     if is_panel_data(cfg):
         return train_panel(cfg)
     for key in ("backtest", "id_col", "time_col", "max_steps", "n_jobs"):

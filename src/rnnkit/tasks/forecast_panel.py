@@ -143,7 +143,7 @@ def train_panel(cfg: dict[str, Any]) -> int:
         raise CLIError(f"--horizon: expected {panel.horizon} for '{panel.name}' (its official "
                        f"test horizon), got {s.horizon}. Leave --horizon out.")
     train, test = _split(panel, h)
-    out = make_out_dir(cfg, "forecast", panel.name)
+    out = make_out_dir(cfg, "forecast", panel.name, no_checkpoints="the many-series forecaster")
     settings = dataclasses.replace(s.model, horizon=h, season=panel.season)
     t0 = time.perf_counter()
     fc = RNNForecast(settings).fit(train)

@@ -18,7 +18,12 @@ have validated, so a config error never leaves a directory behind):
 * a run created by this process that fails before its first checkpoint is removed again
   (:func:`session`), so nothing half-written is left;
 * the weights' sha256 is recorded by ``save_weights`` and checked by ``load_weights``; the
-  config's when the run finishes, and checked by ``read_run``.
+  config's when the run finishes, and checked by ``read_run``;
+* a training path that keeps no checkpoints (the many-series forecaster, classification's
+  model selection by cross-validation) says so in ``run.json`` (``"no_checkpoints": what``):
+  ``--resume`` of such a run is a one-line error with the fix (``rnnkit resume DIR
+  --overwrite`` trains it again from the beginning with its own settings), never a silent
+  retraining over it.
 """
 
 from __future__ import annotations
@@ -135,11 +140,14 @@ def clean_temporary(run_dir: Path) -> list[Path]:
     return removed
 
 
-def open_run(cfg: dict[str, Any], task: str, dataset: str) -> Path:
+def open_run(cfg: dict[str, Any], task: str, dataset: str, *,
+             no_checkpoints: str | None = None) -> Path:
     """Create (or, with ``resume``, reopen) the run directory and write ``run.json``.
 
-    Call only after every setting has validated. Raises :class:`UsageError` for an existing
-    run without ``overwrite``, a folder of other files, a file, or a nearly full disk.
+    Call only after every setting has validated. ``no_checkpoints`` names a training path
+    that writes no checkpoints (e.g. "the many-series forecaster"): ``--resume`` then refuses
+    to retrain over the run without ``--overwrite``. Raises :class:`UsageError` for an
+    existing run without ``overwrite``, a folder of other files, a file, or a nearly full disk.
     """
     resume = cfg.get("resume")
     out = Path(cfg.get("out") or resume or Path("runs") / f"{task}-{_slug(dataset)}")
@@ -186,6 +194,8 @@ def open_run(cfg: dict[str, Any], task: str, dataset: str) -> Path:
     manifest = {"format": FORMAT, "version": 1, "task": task, "dataset": dataset,
                 "status": "training", "settings": _settings(cfg),
                 "weights_sha256": (old or {}).get("weights_sha256"), "stop_reason": None}
+    if no_checkpoints:
+        manifest["no_checkpoints"] = no_checkpoints
     if old is not None:
         manifest["settings"] = {**old.get("settings", {}),
                                 **{k: cfg.get(k) for k in EXTENDABLE if k in cfg
@@ -325,6 +335,12 @@ def resume_settings(task: str | None, given: dict[str, Any],
         if given.get(key) is not None:
             cfg[key] = given[key]
     cfg["quiet"] = bool(given.get("quiet"))
+    if m.get("no_checkpoints"):
+        return _restart(m, d, cfg, given)
+    if given.get("overwrite"):  # never ignore a flag that asks to replace a run
+        raise UsageError(f"--overwrite: expected no --overwrite with --resume, which continues "
+                         f"'{d}' from its checkpoints. Drop --overwrite to continue it, or drop "
+                         f"--resume and pass --out {d} --overwrite to start it again.")
     if m.get("status") == "finished":
         extended = [k for k in ("epochs", "time_budget") if given.get(k) is not None
                     and not _same(given[k], stored.get(k))]
@@ -338,6 +354,27 @@ def resume_settings(task: str | None, given: dict[str, Any],
         return m["task"], cfg, (f"note: '{d}' has no complete checkpoint yet; training starts "
                                 f"from the beginning with its settings.")
     return m["task"], cfg, ""
+
+
+def _restart(m: dict[str, Any], d: Path, cfg: dict[str, Any],
+             given: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str]:
+    """``--resume`` of a run whose training path keeps no checkpoints: nothing to continue.
+    With ``--overwrite``: train it again from the beginning with its settings; else a finished
+    run is a note (exit 0) and an unfinished one a one-line error, both with the fix."""
+    what = m["no_checkpoints"]
+    fix = (f"Run 'rnnkit resume {d} --overwrite' to train it again from the beginning with its "
+           f"settings.")
+    if given.get("overwrite"):
+        cfg.update(resume=None, overwrite=True)
+        return m["task"], cfg, (f"note: {what} keeps no checkpoints; training '{d}' again from "
+                                f"the beginning with its settings (--overwrite).")
+    extended = [k for k in ("epochs", "time_budget") if given.get(k) is not None]
+    if m.get("status") == "finished" and not extended:
+        return m["task"], None, (f"'{d}' already finished ({m.get('stop_reason') or 'done'}); "
+                                 f"nothing to resume. {fix}")
+    state = "finished" if m.get("status") == "finished" else "did not finish"
+    raise UsageError(f"--resume: expected a run with a checkpoint to continue, got '{d}', which "
+                     f"{state} ({what} keeps no checkpoints). {fix}")
 
 
 def print_note(note: str) -> None:
