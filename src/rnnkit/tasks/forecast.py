@@ -298,7 +298,10 @@ def _report(model: Forecaster, prep: Transform, plan: Plan, series: SeriesData,
                             level=model.config.level,
                             xlabel="date" if np.asarray(t).dtype.kind == "M" else "time step",
                             ylabels=list(plan.targets))
-    print(format_table(test, base, model_name=name))
+    # the cost column: rnnkit's fit (training, selection, its own statistical members) beside
+    # each baseline's fit + forecast seconds
+    shown = {**test, "seconds": seconds} if train_run else test
+    print(format_table(shown, base, model_name=name))
     if train_run and not quiet:
         print(f"test coverage of the {round(model.config.level * 100)} % interval: "
               f"{res['coverage']:.0%}   train time {metrics['train_seconds']:.1f} s")
