@@ -119,6 +119,7 @@ def test_user_text_csv_and_single_input(tmp_path):
     assert r.returncode == 0 and "accuracy" in r.stdout, r.stderr
 
 
+@pytest.mark.slow  # ~40-70 s of subprocess runs: `make test-slow`
 def test_user_numeric_csv_and_ts_pair(tmp_path):
     data, out = _numeric_csv(tmp_path / "feat.csv"), tmp_path / "csvrun"
     r = _rnnkit("train", "classify", "--data", data, "--out", out, *TINY)
@@ -181,6 +182,7 @@ def test_single_input_needs_a_text_run(italy):
     assert r.returncode == 2 and "text classification run" in r.stderr
 
 
+@pytest.mark.slow  # ~40-70 s of subprocess runs: `make test-slow`
 def test_explain_numeric_and_text_runs(tmp_path):
     """``rnnkit explain`` on classify runs: per-step saliency for the predicted class (numeric),
     per-token saliency (text) and the attention weights of attention pooling, summing to 1."""

@@ -127,6 +127,7 @@ def test_bad_training_input(case, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow  # ~40-70 s of subprocess runs: `make test-slow`
 def test_bad_generate_and_evaluate_input(run_dir, tmp_path):
     _error(rnnkit("generate", run_dir, "--temperature", "-1"), "temperature")
     _error(rnnkit("generate", run_dir, "--top-p", "1.5"), "top_p")
