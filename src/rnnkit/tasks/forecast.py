@@ -45,7 +45,7 @@ from rnnkit.tasks.forecast_data import (
     Plan,
     Transform,
     WindowDataset,
-    csv_text,
+    emit_csv,
     future_time,
     is_path,
     load_history,
@@ -387,11 +387,7 @@ def forecast(run_dir: str | Path, args: dict[str, Any]) -> int:
     for j, name in enumerate(plan.targets):
         cols.update({f"{name}": res["point"][:, j], f"{name}_lower": res["lower"][:, j],
                      f"{name}_upper": res["upper"][:, j]})
-    output = args.get("output")
-    if output:
-        print(f"forecast: {write_csv(cols, output)}")
-    else:
-        print(csv_text(cols), end="")
+    emit_csv(cols, args.get("output"))
     return 0
 
 

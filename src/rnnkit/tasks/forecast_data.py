@@ -32,7 +32,7 @@ __all__ = [
     "Transform",
     "WindowDataset",
     "checked_time",
-    "csv_text",
+    "emit_csv",
     "future_time",
     "is_path",
     "load_history",
@@ -354,8 +354,13 @@ def _frame(cols: dict[str, Any]):
     return pd.DataFrame(cols)
 
 
-def csv_text(cols: dict[str, Any]) -> str:
-    return _frame(cols).to_csv(index=False)
+def emit_csv(cols: dict[str, Any], output: str | Path | None, what: str = "forecast") -> None:
+    """Write ``cols`` to ``output`` (atomically; prints the path) or, without one, print the CSV
+    to stdout: what ``rnnkit forecast`` does with its rows."""
+    if output:
+        print(f"{what}: {write_csv(cols, output)}")
+    else:
+        print(_frame(cols).to_csv(index=False), end="")
 
 
 def write_csv(cols: dict[str, Any], path: str | Path) -> Path:

@@ -33,7 +33,7 @@ from rnnkit.tasks.common import (
     write_json,
     write_metrics,
 )
-from rnnkit.tasks.forecast_data import write_csv
+from rnnkit.tasks.forecast_data import emit_csv, write_csv
 
 __all__ = ["PanelSettings", "evaluate_panel", "forecast_panel", "is_panel_data", "load_panel",
            "predict_panel", "train_panel"]
@@ -284,13 +284,7 @@ def forecast_panel(run_dir: str | Path, args: dict[str, Any]) -> int:
             "ds": np.concatenate([future_stamps(d, steps, panel.freq) for d in panel.ds]),
             "yhat": point[:, :steps].ravel(), f"lo-{lv}": lo[:, :steps].ravel(),
             f"hi-{lv}": hi[:, :steps].ravel()}
-    output = args.get("output")
-    if output:
-        print(f"forecast: {write_csv(cols, output)}")
-    else:
-        from rnnkit.tasks.forecast_data import csv_text
-
-        print(csv_text(cols), end="")
+    emit_csv(cols, args.get("output"))
     return 0
 
 
