@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _overrides import parse_overrides  # benchmarks/ (the script's folder)
+
 DEV = ["ItalyPowerDemand", "GunPoint", "BasicMotions", "PickupGestureWiimoteZ", "ACSF1",
        "PLAID"]
 
@@ -90,13 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="override settings, e.g. cv_folds=5 (JSON values)")
     p.add_argument("--json", help="also write the rows here (after every run)")
     args = p.parse_args(argv)
-    extra = {}
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        try:
-            extra[k] = json.loads(v)
-        except json.JSONDecodeError:
-            extra[k] = v
+    extra = parse_overrides(args.set)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for d in args.datasets:

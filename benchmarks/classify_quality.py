@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _overrides import parse_overrides  # benchmarks/ (the script's folder)
+
 TARGETS = {"ItalyPowerDemand": 0.96, "GunPoint": 0.97, "BasicMotions": 0.975, "finefoods": 0.82}
 
 
@@ -69,13 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="override settings, e.g. pooling=attention epochs=80 (JSON values)")
     p.add_argument("--json", help="also write the rows here")
     args = p.parse_args(argv)
-    extra = {}
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        try:
-            extra[k] = json.loads(v)
-        except json.JSONDecodeError:
-            extra[k] = v
+    extra = parse_overrides(args.set)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for ds in args.datasets:
